@@ -9,3 +9,14 @@ import click
 @click.version_option(package_name="gcodec")
 def main() -> None:
     """Learned codec for images and videos at extreme low bitrates."""
+
+
+def _register() -> None:
+    # command modules attach themselves to `main` on import
+    from . import train_cmd  # noqa: F401
+
+
+_register()
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,58 @@
+"""`gcodec train ...`: fit the models gcodec ships. The loops live in gcodec.models."""
+
+from __future__ import annotations
+
+import shlex
+import sys
+
+import click
+
+from .main import main
+
+
+@main.group()
+def train() -> None:
+    """Train a model (GC image codec, segmentation network)."""
+
+
+def _command_line() -> str:
+    return "gcodec " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+
+
+@train.command("gc")
+@click.option("--data", required=True, type=click.Path(exists=True, file_okay=False), help="Folder of training images.")
+@click.option("--out", required=True, type=click.Path(file_okay=False), help="Run folder (checkpoints, log); resumed if it exists.")
+@click.option("--width", default=20, show_default=True, help="w: base channel count.")
+@click.option("--blocks", default=6, show_default=True, help="Residual blocks in the generator.")
+@click.option("--channels", "-C", default=4, show_default=True, help="Latent channels C (rate).")
+@click.option("--levels", "-L", default=5, show_default=True, help="Quantization centers L.")
+@click.option("--norm", type=click.Choice(["channel", "instance"]), default="channel", show_default=True)
+@click.option("--steps", default=100_000, show_default=True, help="Upper bound on steps.")
+@click.option("--time-budget", default=0.0, help="Wall-clock seconds for the whole run (0: none).")
+@click.option("--crop", default=256, show_default=True)
+@click.option("--batch", default=8, show_default=True)
+@click.option("--lr", default=2e-4, show_default=True)
+@click.option("--warmup-frac", default=0.4, show_default=True, help="Distortion-only share before the GAN starts.")
+@click.option("--mse-weight", default=100.0, show_default=True)
+@click.option("--msssim-weight", default=0.0, show_default=True)
+@click.option("--gan-weight", default=1.0, show_default=True)
+@click.option("--fm-weight", default=1.0, show_default=True)
+@click.option("--rate-weight", default=0.0, show_default=True)
+@click.option("--disc-base", default=64, show_default=True)
+@click.option("--val-count", default=24, show_default=True, help="Images held out of --data for validation.")
+@click.option("--val-every", default=120.0, show_default=True, help="Seconds between validations.")
+@click.option("--ckpt-every", default=120.0, show_default=True, help="Seconds between checkpoints.")
+@click.option("--device", default="auto", show_default=True)
+@click.option("--bf16/--no-bf16", default=False, show_default=True, help="bfloat16 autocast.")
+@click.option("--threads", default=0, help="CPU threads (0: torch default).")
+@click.option("--seed", default=0, show_default=True)
+def train_gc(**kw) -> None:
+    """Train a GC model on a folder of images (random crops, flips)."""
+    from ..models.gc import GCConfig
+    from ..models.train_gc import GCTrainConfig, train as run
+
+    model = GCConfig(width=kw.pop("width"), blocks=kw.pop("blocks"), channels=kw.pop("channels"),
+                     levels=kw.pop("levels"), norm=kw.pop("norm"))
+    cfg = GCTrainConfig(model=model, command=_command_line(), **kw)
+    path = run(cfg)
+    click.echo(f"checkpoint: {path}")

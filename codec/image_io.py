@@ -1,0 +1,79 @@
+"""Reading images into uint8 arrays and writing outputs atomically."""
+
+from __future__ import annotations
+
+import io
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+from ..bitstream.errors import InputError
+
+MAX_IMAGE_PIXELS = 1 << 28
+Image.MAX_IMAGE_PIXELS = MAX_IMAGE_PIXELS  # PIL raises DecompressionBombError beyond this
+
+
+def read_bytes(path: str) -> bytes:
+    """Whole file, or standard input for '-'."""
+    if path == "-":
+        return sys.stdin.buffer.read()
+    try:
+        with open(path, "rb") as f:
+            return f.read()
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise InputError(f"{path}: is a directory") from None
+    except PermissionError:
+        raise InputError(f"{path}: permission denied") from None
+
+
+def decode_image(data: bytes, name: str = "input", mode: str = "RGB") -> np.ndarray:
+    """Image bytes -> uint8 array (H, W, 3) for RGB or (H, W) for 'L'; InputError if unreadable."""
+    try:
+        with Image.open(io.BytesIO(data)) as im:
+            im.load()
+            if mode == "L" and im.mode not in ("L", "P", "I;16", "I", "1"):
+                raise InputError(f"{name}: expected a single-channel label map, got mode {im.mode}")
+            arr = np.asarray(im.convert(mode) if im.mode != mode else im)
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
+        raise InputError(f"{name}: not a readable image ({e.__class__.__name__}: {str(e).splitlines()[0] if str(e) else 'invalid data'})") from None
+    except Image.DecompressionBombError:
+        raise InputError(f"{name}: image is larger than {MAX_IMAGE_PIXELS} pixels") from None
+    return np.ascontiguousarray(arr)
+
+
+def png_bytes(arr: np.ndarray) -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(arr).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def write_atomic(path: str, data: bytes, force: bool = False) -> None:
+    """Write to a temp file beside `path`, then rename; '-' writes to standard output.
+
+    Refuses to replace an existing file unless `force`, so a failed or refused run
+    never leaves a partial or clobbered output behind.
+    """
+    if path == "-":
+        sys.stdout.buffer.write(data)
+        sys.stdout.buffer.flush()
+        return
+    target = Path(path)
+    if target.exists() and not force:
+        raise InputError(f"{path} exists (use --force to overwrite)")
+    if not target.parent.is_dir():
+        raise InputError(f"{path}: folder {target.parent} does not exist")
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, target)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise

@@ -1,0 +1,299 @@
+"""Training loop for GC models: distortion warm-up, then LSGAN + feature matching.
+
+Runs unchanged on a CPU, one GPU, or several under torchrun (DistributedDataParallel).
+All state lives in a run folder: `checkpoint.pt` (resumed automatically),
+`log.jsonl` (one line per validation) and `config.json`.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.distributed as dist
+import torch.nn.functional as F
+from pytorch_msssim import ms_ssim
+from tqdm import tqdm
+
+from .discriminator import MultiScaleDiscriminator
+from .gan_losses import feature_matching_loss, lsgan_d_loss, lsgan_g_loss
+from .gc import GCConfig, GCModel
+from .image_bank import ImageBank, list_images, load_uint8, split_train_val
+
+
+@dataclass
+class GCTrainConfig:
+    data: str
+    out: str
+    model: GCConfig = field(default_factory=GCConfig)
+    steps: int = 100_000  # upper bound; a time budget usually ends the run first
+    time_budget: float = 0.0  # seconds of wall time for the whole run (0: none)
+    crop: int = 256
+    batch: int = 8
+    lr: float = 2e-4
+    lr_disc: float = 2e-4
+    warmup_frac: float = 0.4  # distortion-only share of the run before the GAN starts
+    mse_weight: float = 100.0  # on images in [-1, 1]
+    msssim_weight: float = 0.0
+    gan_weight: float = 1.0
+    fm_weight: float = 1.0
+    rate_weight: float = 0.0  # pushes the encoder toward probable symbols (bits per pixel)
+    disc_base: int = 64
+    val_count: int = 24
+    val_every: float = 120.0  # seconds
+    ckpt_every: float = 120.0  # seconds
+    device: str = "auto"
+    bf16: bool = False
+    threads: int = 0  # torch CPU threads (0: torch's default)
+    seed: int = 0
+    command: str = ""  # the command line that started the run, for the model card
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["model"] = self.model.to_dict()
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "GCTrainConfig":
+        d = dict(d)
+        d["model"] = GCConfig.from_dict(d["model"])
+        return cls(**d)
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+def _unwrap(m: torch.nn.Module) -> torch.nn.Module:
+    return m.module if hasattr(m, "module") else m
+
+
+class _Run:
+    """Everything one training process holds; rank 0 writes files."""
+
+    def __init__(self, cfg: GCTrainConfig) -> None:
+        self.cfg = cfg
+        self.distributed = int(os.environ.get("WORLD_SIZE", "1")) > 1
+        if self.distributed:
+            rank = int(os.environ["LOCAL_RANK"])
+            if torch.cuda.is_available():
+                torch.cuda.set_device(rank)
+            dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
+            self.device = torch.device(f"cuda:{rank}") if torch.cuda.is_available() else torch.device("cpu")
+            self.rank = dist.get_rank()
+        else:
+            self.device = resolve_device(cfg.device)
+            self.rank = 0
+        if cfg.threads:
+            torch.set_num_threads(cfg.threads)
+        if self.device.type == "cuda":
+            torch.backends.cudnn.benchmark = True
+            torch.backends.cuda.matmul.allow_tf32 = True
+            torch.backends.cudnn.allow_tf32 = True
+        self.out = Path(cfg.out)
+        self.main = self.rank == 0
+        if self.main:
+            self.out.mkdir(parents=True, exist_ok=True)
+
+        train_files, val_files = split_train_val(list_images(cfg.data), cfg.val_count)
+        self.bank = ImageBank(train_files, self.device, cfg.crop, progress=self.main)
+        self.val_images = [self._val_crop(load_uint8(f)) for f in val_files]
+        self.gen = torch.Generator().manual_seed(cfg.seed * 1000 + self.rank)
+
+        torch.manual_seed(cfg.seed)
+        self.model = GCModel(cfg.model).to(self.device)
+        self.disc = MultiScaleDiscriminator(base=cfg.disc_base).to(self.device)
+        # the prior's logits only track symbol frequencies: let them move fast
+        prior_params = list(self.model.prior.parameters())
+        other = [p for n, p in self.model.named_parameters() if not n.startswith("prior.")]
+        self.opt_g = torch.optim.Adam(
+            [{"params": other, "base_lr": cfg.lr}, {"params": prior_params, "base_lr": cfg.lr * 50}], lr=cfg.lr
+        )
+        self.opt_d = torch.optim.Adam(
+            [{"params": self.disc.parameters(), "base_lr": cfg.lr_disc}], lr=cfg.lr_disc, betas=(0.5, 0.999)
+        )
+        self.step = 0
+        self.elapsed = 0.0
+        self._resume()
+        if self.distributed:
+            ddp = torch.nn.parallel.DistributedDataParallel
+            ids = [self.device.index] if self.device.type == "cuda" else None
+            self.model = ddp(self.model, device_ids=ids)
+            self.disc = ddp(self.disc, device_ids=ids)
+
+    @staticmethod
+    def _val_crop(img: torch.Tensor, side: int = 384) -> torch.Tensor:
+        h, w = img.shape[1:]
+        ch, cw = min(h, side) // 16 * 16, min(w, side) // 16 * 16
+        y, x = (h - ch) // 2, (w - cw) // 2
+        return img[:, y : y + ch, x : x + cw]
+
+    # --- checkpoints -------------------------------------------------------------
+    @property
+    def ckpt_path(self) -> Path:
+        return self.out / "checkpoint.pt"
+
+    def _resume(self) -> None:
+        if not self.ckpt_path.exists():
+            return
+        state = torch.load(self.ckpt_path, map_location=self.device, weights_only=True)
+        if state["config"]["model"] != self.cfg.model.to_dict():
+            raise ValueError(f"{self.ckpt_path} was trained with another model config; use a new run folder")
+        self.model.load_state_dict(state["model"])
+        self.disc.load_state_dict(state["disc"])
+        self.opt_g.load_state_dict(state["opt_g"])
+        self.opt_d.load_state_dict(state["opt_d"])
+        self.step, self.elapsed = int(state["step"]), float(state["elapsed"])
+        self.gen.manual_seed(self.cfg.seed * 1000 + self.rank + self.step)
+
+    def save(self) -> None:
+        if not self.main:
+            return
+        state = {
+            "model": _unwrap(self.model).state_dict(),
+            "disc": _unwrap(self.disc).state_dict(),
+            "opt_g": self.opt_g.state_dict(),
+            "opt_d": self.opt_d.state_dict(),
+            "step": self.step,
+            "elapsed": self.elapsed,
+            "config": self.cfg.to_dict(),
+        }
+        tmp = self.ckpt_path.with_suffix(".tmp")
+        torch.save(state, tmp)
+        os.replace(tmp, self.ckpt_path)
+
+    # --- schedule ----------------------------------------------------------------
+    def progress(self) -> float:
+        p = self.step / self.cfg.steps
+        if self.cfg.time_budget > 0:
+            p = max(p, self.elapsed / self.cfg.time_budget)
+        return min(p, 1.0)
+
+    def set_lr(self) -> None:
+        # cosine decay to 10% over the whole run, restarted gently when the GAN starts
+        scale = 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * self.progress()))
+        for opt in (self.opt_g, self.opt_d):
+            for g in opt.param_groups:
+                g["lr"] = g["base_lr"] * scale
+
+    # --- one step ----------------------------------------------------------------
+    def train_step(self, x: torch.Tensor) -> dict[str, float]:
+        cfg = self.cfg
+        gan_on = self.progress() >= cfg.warmup_frac and cfg.gan_weight > 0
+        prior = _unwrap(self.model).prior
+        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=cfg.bf16):
+            out = self.model(x)
+            x_hat = out["x_hat"].float()
+            pixels = x.shape[0] * x.shape[2] * x.shape[3]
+            prior_bits = prior.bits(out["symbols"]).sum() / pixels
+            mse = F.mse_loss(x_hat, x)
+            loss = cfg.mse_weight * mse + prior_bits
+            logs = {"mse": mse.item(), "bpp": prior_bits.item()}
+            if cfg.rate_weight > 0:
+                loss = loss + cfg.rate_weight * prior.soft_bits(out["soft_assign"]).sum() / pixels
+            if cfg.msssim_weight > 0:
+                with torch.autocast(self.device.type, enabled=False):  # its Gaussian filters need fp32
+                    m = ms_ssim((x_hat + 1) / 2, (x + 1) / 2, data_range=1.0)
+                loss = loss + cfg.msssim_weight * (1 - m)
+                logs["msssim"] = m.item()
+            if gan_on:
+                fake = self.disc(x_hat)
+                with torch.no_grad():
+                    real = self.disc(x)
+                g_adv = lsgan_g_loss(fake)
+                fm = feature_matching_loss(real, fake)
+                loss = loss + cfg.gan_weight * g_adv + cfg.fm_weight * fm
+                logs.update(g_adv=g_adv.item(), fm=fm.item())
+        self.opt_g.zero_grad(set_to_none=True)
+        loss.backward()
+        self.opt_g.step()
+        if gan_on:
+            with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=cfg.bf16):
+                # one forward over real and fake together: DDP allows one forward per backward
+                both = self.disc(torch.cat([x, x_hat.detach()]))
+                n = x.shape[0]
+                d_loss = lsgan_d_loss([[t[:n] for t in s] for s in both], [[t[n:] for t in s] for s in both])
+            self.opt_d.zero_grad(set_to_none=True)
+            d_loss.backward()
+            self.opt_d.step()
+            logs["d"] = d_loss.item()
+        logs["loss"] = loss.item()
+        return logs
+
+    # --- validation --------------------------------------------------------------
+    @torch.no_grad()
+    def validate(self) -> dict[str, float]:
+        model = _unwrap(self.model)
+        model.eval()
+        psnrs, msssims, bits, pixels = [], [], 0.0, 0
+        for img in self.val_images:
+            x = img.to(self.device).float().unsqueeze(0) / 127.5 - 1
+            with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.cfg.bf16):
+                out = model(x)
+            rec = ((out["x_hat"].float().clamp(-1, 1) + 1) * 127.5).round()
+            ref = img.to(self.device).float().unsqueeze(0)
+            psnrs.append(10 * math.log10(255**2 / F.mse_loss(rec, ref).item()))
+            msssims.append(ms_ssim(rec, ref, data_range=255).item())
+            bits += model.prior.bits(out["symbols"]).sum().item()
+            pixels += img.shape[1] * img.shape[2]
+        model.train()
+        n = len(self.val_images)
+        return {"val_psnr": sum(psnrs) / n, "val_msssim": sum(msssims) / n, "val_bpp_ideal": bits / pixels}
+
+    def log(self, record: dict[str, Any]) -> None:
+        if self.main:
+            with open(self.out / "log.jsonl", "a") as f:
+                f.write(json.dumps(record) + "\n")
+
+
+def train(cfg: GCTrainConfig, progress: bool = True) -> Path:
+    """Train (or resume) in `cfg.out`; returns the checkpoint path."""
+    run = _Run(cfg)
+    if run.main:
+        (run.out / "config.json").write_text(json.dumps(cfg.to_dict(), indent=2) + "\n")
+    start = time.time() - run.elapsed
+    last_val = last_ckpt = time.time()
+    total = int(cfg.time_budget) if cfg.time_budget > 0 else cfg.steps
+    bar = tqdm(total=total, initial=min(int(run.elapsed) if cfg.time_budget > 0 else run.step, total),
+               disable=not (progress and run.main), unit="s" if cfg.time_budget > 0 else "step", desc="train gc",
+               mininterval=1.0 if sys.stderr.isatty() else 60.0)
+    running: dict[str, float] = {}
+    while run.progress() < 1.0:
+        run.set_lr()
+        x = run.bank.batch(cfg.batch, cfg.crop, run.gen)
+        logs = run.train_step(x)
+        for k, v in logs.items():
+            running[k] = 0.95 * running.get(k, v) + 0.05 * v
+        run.step += 1
+        now = time.time()
+        run.elapsed = now - start
+        bar.update((int(run.elapsed) - bar.n) if cfg.time_budget > 0 else 1)
+        bar.set_postfix(step=run.step, psnr=f"{10 * math.log10(4 / max(running['mse'], 1e-10)):.2f}",
+                        bpp=f"{running['bpp']:.4f}", refresh=False)
+        if now - last_val >= cfg.val_every:
+            rec = {"step": run.step, "elapsed": round(run.elapsed, 1), "phase": "gan" if "d" in logs else "distortion"}
+            rec.update({k: round(v, 5) for k, v in running.items()})
+            rec.update(run.validate())
+            run.log(rec)
+            last_val = time.time()
+        if now - last_ckpt >= cfg.ckpt_every:
+            run.save()
+            last_ckpt = time.time()
+    bar.close()
+    final = {"step": run.step, "elapsed": round(run.elapsed, 1), "phase": "final"}
+    final.update({k: round(v, 5) for k, v in running.items()})
+    final.update(run.validate())
+    run.log(final)
+    run.save()
+    if run.distributed:
+        dist.destroy_process_group()
+    return run.ckpt_path
