@@ -106,6 +106,8 @@ def encode_categorical(
         raise ValueError(f"{sym.size} symbols but {idx.size} table indices")
     if sym.size and (sym.min() < 0 or sym.max() >= t.shape[1]):
         raise ValueError(f"symbols must lie in 0..{t.shape[1] - 1}, got {sym.min()}..{sym.max()}")
+    if t.shape[1] == 1:  # one-letter alphabet: nothing to code (constriction needs L >= 2)
+        return b""
     sym = sym.astype(np.int32)
     scale = float(1 << precision)
     coder = constriction.stream.stack.AnsCoder()
@@ -133,6 +135,10 @@ def decode_categorical(
     t = _check_tables(tables, precision)
     idx = _check_index(table_index, t.shape[0])
     data = bytes(data)
+    if t.shape[1] == 1:
+        if data:
+            raise FormatError("entropy-coded data is corrupted (one-letter alphabet needs no bytes)")
+        return np.zeros(idx.size, dtype=np.int64)
     if data and data[-1] == 0:
         raise FormatError("entropy-coded data is malformed (ends in a zero byte)")
     padded = data + b"\0" * (-len(data) % 4)
