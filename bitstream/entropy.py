@@ -53,8 +53,8 @@ def quantize_pmf(pmf: np.ndarray, precision: int = PRECISION) -> np.ndarray:
     total = np.zeros(p.shape[:-1], dtype=np.float64)
     for i in range(n_levels):  # explicit order: np.sum's pairwise order is not specified
         total = total + p[..., i]
-    if np.any(total <= 0):
-        raise ValueError("every pmf row needs a positive sum")
+    if np.any(total <= 0) or not np.all(np.isfinite(total)):
+        raise ValueError("every pmf row needs a positive, finite sum")
     free = (1 << precision) - n_levels
     scaled = (p / total[..., None]) * free
     base = np.floor(scaled)

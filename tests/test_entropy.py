@@ -70,7 +70,14 @@ def test_quantize_pmf_tie_break_and_shape() -> None:
 
 @pytest.mark.parametrize(
     "bad",
-    [np.array([0.5, -0.1]), np.array([np.nan, 1.0]), np.array([np.inf, 1.0]), np.zeros(3), np.zeros(0)],
+    [
+        np.array([0.5, -0.1]),
+        np.array([np.nan, 1.0]),
+        np.array([np.inf, 1.0]),
+        np.zeros(3),
+        np.zeros(0),
+        np.array([1e308, 1e308]),  # finite entries whose sum overflows
+    ],
 )
 def test_quantize_pmf_rejects(bad: np.ndarray) -> None:
     with pytest.raises(ValueError):
