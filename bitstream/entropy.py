@@ -51,8 +51,9 @@ def quantize_pmf(pmf: np.ndarray, precision: int = PRECISION) -> np.ndarray:
     if not np.all(np.isfinite(p)) or np.any(p < 0):
         raise ValueError("pmf must be finite and non-negative")
     total = np.zeros(p.shape[:-1], dtype=np.float64)
-    for i in range(n_levels):  # explicit order: np.sum's pairwise order is not specified
-        total = total + p[..., i]
+    with np.errstate(over="ignore"):  # an overflowing sum is rejected just below
+        for i in range(n_levels):  # explicit order: np.sum's pairwise order is not specified
+            total = total + p[..., i]
     if np.any(total <= 0) or not np.all(np.isfinite(total)):
         raise ValueError("every pmf row needs a positive, finite sum")
     free = (1 << precision) - n_levels
