@@ -22,6 +22,10 @@ def _command_line() -> str:
 @train.command("gc")
 @click.option("--data", required=True, type=click.Path(exists=True, file_okay=False), help="Folder of training images.")
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="Run folder (checkpoints, log); resumed if it exists.")
+@click.option("--labels", default="", type=click.Path(file_okay=False),
+              help="Folder of label maps (same stem, .png): trains a semantic (SC) model.")
+@click.option("--classes", default=12, show_default=True, help="SC: semantic classes (CamVid 11 + void).")
+@click.option("--sem-width", default=8, show_default=True, help="SC: base width of the label-map feature extractor.")
 @click.option("--width", default=20, show_default=True, help="w: base channel count.")
 @click.option("--blocks", default=6, show_default=True, help="Residual blocks in the generator.")
 @click.option("--channels", "-C", default=4, show_default=True, help="Latent channels C (rate).")
@@ -47,12 +51,15 @@ def _command_line() -> str:
 @click.option("--threads", default=0, help="CPU threads (0: torch default).")
 @click.option("--seed", default=0, show_default=True)
 def train_gc(**kw) -> None:
-    """Train a GC model on a folder of images (random crops, flips)."""
+    """Train a GC model on a folder of images (random crops, flips); with --labels, an SC model."""
     from ..models.gc import GCConfig
+    from ..models.sc import SCConfig
     from ..models.train_gc import GCTrainConfig, train as run
 
-    model = GCConfig(width=kw.pop("width"), blocks=kw.pop("blocks"), channels=kw.pop("channels"),
-                     levels=kw.pop("levels"), norm=kw.pop("norm"))
+    arch = dict(width=kw.pop("width"), blocks=kw.pop("blocks"), channels=kw.pop("channels"),
+                levels=kw.pop("levels"), norm=kw.pop("norm"))
+    classes, sem_width = kw.pop("classes"), kw.pop("sem_width")
+    model = SCConfig(**arch, classes=classes, sem_width=sem_width) if kw["labels"] else GCConfig(**arch)
     cfg = GCTrainConfig(model=model, command=_command_line(), **kw)
     path = run(cfg)
     click.echo(f"checkpoint: {path}")

@@ -45,11 +45,11 @@ class GCConfig:
 class Encoder(nn.Module):
     """c7s1-w, d2w, d4w, d8w, d16w, c3s1-C (no norm or ReLU before the quantizer)."""
 
-    def __init__(self, cfg: GCConfig) -> None:
+    def __init__(self, cfg: GCConfig, extra_in: int = 0) -> None:
         super().__init__()
         w, n = cfg.width, cfg.norm
         self.net = nn.Sequential(
-            conv_block(3, w, 7, 1, n),
+            conv_block(3 + extra_in, w, 7, 1, n),
             conv_block(w, 2 * w, 3, 2, n),
             conv_block(2 * w, 4 * w, 3, 2, n),
             conv_block(4 * w, 8 * w, 3, 2, n),

@@ -41,13 +41,42 @@ def load_uint8(path: Path) -> torch.Tensor:
     return torch.from_numpy(arr.copy()).permute(2, 0, 1).contiguous()
 
 
-class ImageBank:
-    """All images of a folder in memory; `batch()` draws random crops with flips."""
+def load_label(path: Path) -> torch.Tensor:
+    """(1, H, W) uint8 class ids from a single-channel PNG."""
+    with Image.open(path) as im:
+        arr = np.asarray(im)
+    if arr.ndim != 2:
+        raise ValueError(f"{path}: label maps must be single-channel")
+    return torch.from_numpy(arr.copy()).unsqueeze(0)
 
-    def __init__(self, files: list[Path], device: torch.device, min_side: int, progress: bool = True) -> None:
+
+def pair_labels(files: list[Path], label_dir: str | Path) -> list[Path]:
+    """The label map for each image: same stem, .png, in `label_dir`."""
+    labels = [Path(label_dir) / (f.stem + ".png") for f in files]
+    missing = [p for p in labels if not p.is_file()]
+    if missing:
+        raise FileNotFoundError(f"{len(missing)} images have no label map, e.g. {missing[0]}")
+    return labels
+
+
+class ImageBank:
+    """All images of a folder in memory; `batch()` draws random crops with flips.
+
+    With `label_files`, each image carries its label map as a fourth channel so
+    crops and flips stay aligned; `batch()` then returns (images, labels).
+    """
+
+    def __init__(self, files: list[Path], device: torch.device, min_side: int, progress: bool = True,
+                 label_files: list[Path] | None = None) -> None:
         self.images = []
-        for f in tqdm(files, desc="loading images", disable=not progress, leave=False):
+        self.labeled = label_files is not None
+        for i, f in enumerate(tqdm(files, desc="loading images", disable=not progress, leave=False)):
             img = load_uint8(f)
+            if self.labeled:
+                lab = load_label(label_files[i])
+                if lab.shape[1:] != img.shape[1:]:
+                    raise ValueError(f"{label_files[i]} is {tuple(lab.shape[1:])}, its image {tuple(img.shape[1:])}")
+                img = torch.cat([img, lab])
             if min(img.shape[1:]) >= min_side:
                 self.images.append(img.to(device))
         if not self.images:
@@ -57,8 +86,8 @@ class ImageBank:
     def __len__(self) -> int:
         return len(self.images)
 
-    def batch(self, size: int, crop: int, gen: torch.Generator) -> torch.Tensor:
-        """(size, 3, crop, crop) float in [-1, 1]."""
+    def batch(self, size: int, crop: int, gen: torch.Generator) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+        """(size, 3, crop, crop) float in [-1, 1] (and (size, crop, crop) labels when labeled)."""
         idx = torch.randint(len(self.images), (size,), generator=gen).tolist()
         crops = []
         for i in idx:
@@ -70,4 +99,8 @@ class ImageBank:
             if torch.rand(1, generator=gen).item() < 0.5:
                 c = c.flip(-1)
             crops.append(c)
-        return torch.stack(crops).float().div_(127.5).sub_(1.0)
+        stack = torch.stack(crops)
+        images = stack[:, :3].float().div_(127.5).sub_(1.0)
+        if self.labeled:
+            return images, stack[:, 3].long()
+        return images

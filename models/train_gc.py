@@ -1,4 +1,8 @@
-"""Training loop for GC models: distortion warm-up, then LSGAN + feature matching.
+"""Training loop for GC and SC models: distortion warm-up, then LSGAN + feature matching.
+
+An SC (semantic) run pairs every image with a label map (`labels` folder, same
+stem, .png) and trains with random synthesis heatmaps, the discriminator seeing
+the label map too.
 
 Runs unchanged on a CPU, one GPU, or several under torchrun (DistributedDataParallel).
 All state lives in a run folder: `checkpoint.pt` (resumed automatically),
@@ -25,14 +29,16 @@ from tqdm import tqdm
 from .discriminator import MultiScaleDiscriminator
 from .gan_losses import feature_matching_loss, lsgan_d_loss, lsgan_g_loss
 from .gc import GCConfig, GCModel
-from .image_bank import ImageBank, list_images, load_uint8, split_train_val
+from .image_bank import ImageBank, list_images, load_label, load_uint8, pair_labels, split_train_val
+from .sc import SCConfig, SCModel, one_hot, random_heatmaps
 
 
 @dataclass
 class GCTrainConfig:
     data: str
     out: str
-    model: GCConfig = field(default_factory=GCConfig)
+    model: GCConfig | SCConfig = field(default_factory=GCConfig)
+    labels: str = ""  # label-map folder: trains an SC model when set
     steps: int = 100_000  # upper bound; a time budget usually ends the run first
     time_budget: float = 0.0  # seconds of wall time for the whole run (0: none)
     crop: int = 256
@@ -55,15 +61,21 @@ class GCTrainConfig:
     seed: int = 0
     command: str = ""  # the command line that started the run, for the model card
 
+    @property
+    def semantic(self) -> bool:
+        return isinstance(self.model, SCConfig)
+
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["model"] = self.model.to_dict()
+        d["arch"] = "sc" if self.semantic else "gc"
         return d
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "GCTrainConfig":
         d = dict(d)
-        d["model"] = GCConfig.from_dict(d["model"])
+        arch = d.pop("arch", "gc")
+        d["model"] = (SCConfig if arch == "sc" else GCConfig).from_dict(d["model"])
         return cls(**d)
 
 
@@ -104,14 +116,24 @@ class _Run:
         if self.main:
             self.out.mkdir(parents=True, exist_ok=True)
 
+        if cfg.semantic != bool(cfg.labels):
+            raise ValueError("an SC model needs --labels, and --labels needs an SC model")
         train_files, val_files = split_train_val(list_images(cfg.data), cfg.val_count)
-        self.bank = ImageBank(train_files, self.device, cfg.crop, progress=self.main)
+        train_labels = pair_labels(train_files, cfg.labels) if cfg.semantic else None
+        self.bank = ImageBank(train_files, self.device, cfg.crop, progress=self.main, label_files=train_labels)
         self.val_images = [self._val_crop(load_uint8(f)) for f in val_files]
+        if cfg.semantic:
+            self.val_labels = [self._val_crop(load_label(p))[0] for p in pair_labels(val_files, cfg.labels)]
         self.gen = torch.Generator().manual_seed(cfg.seed * 1000 + self.rank)
 
         torch.manual_seed(cfg.seed)
-        self.model = GCModel(cfg.model).to(self.device)
-        self.disc = MultiScaleDiscriminator(base=cfg.disc_base).to(self.device)
+        if cfg.semantic:
+            self.model = SCModel(cfg.model).to(self.device)
+            disc_in = 3 + cfg.model.classes
+        else:
+            self.model = GCModel(cfg.model).to(self.device)
+            disc_in = 3
+        self.disc = MultiScaleDiscriminator(in_ch=disc_in, base=cfg.disc_base).to(self.device)
         # the prior's logits only track symbol frequencies: let them move fast
         prior_params = list(self.model.prior.parameters())
         other = [p for n, p in self.model.named_parameters() if not n.startswith("prior.")]
@@ -146,7 +168,7 @@ class _Run:
         if not self.ckpt_path.exists():
             return
         state = torch.load(self.ckpt_path, map_location=self.device, weights_only=True)
-        if state["config"]["model"] != self.cfg.model.to_dict():
+        if state["config"]["model"] != self.cfg.model.to_dict() or state["config"].get("arch") != self.cfg.to_dict()["arch"]:
             raise ValueError(f"{self.ckpt_path} was trained with another model config; use a new run folder")
         self.model.load_state_dict(state["model"])
         self.disc.load_state_dict(state["disc"])
@@ -186,15 +208,25 @@ class _Run:
                 g["lr"] = g["base_lr"] * scale
 
     # --- one step ----------------------------------------------------------------
-    def train_step(self, x: torch.Tensor) -> dict[str, float]:
+    def _disc_input(self, x: torch.Tensor, labels: torch.Tensor | None) -> torch.Tensor:
+        return x if labels is None else torch.cat([x, one_hot(labels, self.cfg.model.classes)], 1)
+
+    def train_step(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> dict[str, float]:
         cfg = self.cfg
         gan_on = self.progress() >= cfg.warmup_frac and cfg.gan_weight > 0
         prior = _unwrap(self.model).prior
         with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=cfg.bf16):
-            out = self.model(x)
+            if labels is None:
+                out = self.model(x)
+            else:
+                heat = random_heatmaps(labels, cfg.model.classes, self.gen)
+                out = self.model(x, labels, heat)
             x_hat = out["x_hat"].float()
             pixels = x.shape[0] * x.shape[2] * x.shape[3]
-            prior_bits = prior.bits(out["symbols"]).sum() / pixels
+            sym_bits = prior.bits(out["symbols"])
+            if labels is not None:  # synthesized positions are not coded
+                sym_bits = sym_bits * out["heat"]
+            prior_bits = sym_bits.sum() / pixels
             mse = F.mse_loss(x_hat, x)
             loss = cfg.mse_weight * mse + prior_bits
             logs = {"mse": mse.item(), "bpp": prior_bits.item()}
@@ -206,9 +238,9 @@ class _Run:
                 loss = loss + cfg.msssim_weight * (1 - m)
                 logs["msssim"] = m.item()
             if gan_on:
-                fake = self.disc(x_hat)
+                fake = self.disc(self._disc_input(x_hat, labels))
                 with torch.no_grad():
-                    real = self.disc(x)
+                    real = self.disc(self._disc_input(x, labels))
                 g_adv = lsgan_g_loss(fake)
                 fm = feature_matching_loss(real, fake)
                 loss = loss + cfg.gan_weight * g_adv + cfg.fm_weight * fm
@@ -219,7 +251,7 @@ class _Run:
         if gan_on:
             with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=cfg.bf16):
                 # one forward over real and fake together: DDP allows one forward per backward
-                both = self.disc(torch.cat([x, x_hat.detach()]))
+                both = self.disc(torch.cat([self._disc_input(x, labels), self._disc_input(x_hat.detach(), labels)]))
                 n = x.shape[0]
                 d_loss = lsgan_d_loss([[t[:n] for t in s] for s in both], [[t[n:] for t in s] for s in both])
             self.opt_d.zero_grad(set_to_none=True)
@@ -235,10 +267,14 @@ class _Run:
         model = _unwrap(self.model)
         model.eval()
         psnrs, msssims, bits, pixels = [], [], 0.0, 0
-        for img in self.val_images:
+        for i, img in enumerate(self.val_images):
             x = img.to(self.device).float().unsqueeze(0) / 127.5 - 1
             with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.cfg.bf16):
-                out = model(x)
+                if self.cfg.semantic:  # measured without synthesis: every latent coded
+                    lab = self.val_labels[i].to(self.device).long().unsqueeze(0)
+                    out = model(x, lab, torch.ones(1, 1, x.shape[2] // 16, x.shape[3] // 16, device=self.device))
+                else:
+                    out = model(x)
             rec = ((out["x_hat"].float().clamp(-1, 1) + 1) * 127.5).round()
             ref = img.to(self.device).float().unsqueeze(0)
             psnrs.append(10 * math.log10(255**2 / F.mse_loss(rec, ref).item()))
@@ -269,8 +305,8 @@ def train(cfg: GCTrainConfig, progress: bool = True) -> Path:
     running: dict[str, float] = {}
     while run.progress() < 1.0:
         run.set_lr()
-        x = run.bank.batch(cfg.batch, cfg.crop, run.gen)
-        logs = run.train_step(x)
+        batch = run.bank.batch(cfg.batch, cfg.crop, run.gen)
+        logs = run.train_step(*batch) if cfg.semantic else run.train_step(batch)
         for k, v in logs.items():
             running[k] = 0.95 * running.get(k, v) + 0.05 * v
         run.step += 1
