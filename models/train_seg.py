@@ -1,0 +1,366 @@
+"""Train the segmentation network within a wall-clock budget, with an Affinity Regression ablation.
+
+    from gcodec.models.train_seg import SegTrainConfig, train
+    train(SegTrainConfig(data="DIR", dataset="camvid", out="RUN", time_budget=1300, device="cuda"))
+
+Phase 1 (first `phase1_frac` of the budget): cross-entropy (+ auxiliary heads), the best
+validation mIoU kept as `best_baseline`. Phase 2 (the rest): fine-tune from the best baseline
+with CE + ar_weight * AR, the best kept as `best_ar`. The LR is a function of the elapsed
+fraction of the budget, so any budget works. The data lives on the device as uint8 and is
+augmented there in batches. State is checkpointed to RUN/checkpoint.pt about every minute and
+a run resumes from it. At the end the better of the two is exported with its model card.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import sys
+import time
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from safetensors.torch import load_file, save_file
+from tqdm import tqdm
+
+from .affinity_loss import affinity_loss
+from .seg_metrics import ConfusionMeter, format_table, metrics_from_confusion
+from .segnet import SegNet, SegNetConfig, predict_logits
+from .train_seg_data import IGNORE, augment_batch, class_names, load_dataset
+
+
+@dataclass
+class SegTrainConfig:
+    data: str = ""
+    dataset: str = "camvid"
+    out: str = "runs/seg"
+    time_budget: float = 1300.0  # seconds of wall clock, data loading and validation included
+    max_steps: int = 0  # >0: also end after this many steps (progress = max of both fractions)
+    device: str = "cuda"
+    batch_size: int = 0  # 0: 16 on cuda, 4 on cpu
+    crop: tuple[int, int] = (360, 480)
+    scale_range: tuple[float, float] = (0.5, 2.0)
+    jitter: float = 0.3
+    data_scale: float = 1.0  # resize the whole dataset on load (e.g. 0.5 for 2048x1024 Cityscapes)
+    val_fraction: float = 0.0  # >0: hold out this tail fraction of train(+val) as validation
+    lr: float = 2e-3
+    weight_decay: float = 1e-2
+    warmup_frac: float = 0.03
+    poly_power: float = 0.9
+    aux_weight: float = 0.4
+    phase1_frac: float = 0.75
+    ar_weight: float = 0.1  # 0 disables phase 2
+    ft_lr_factor: float = 0.1  # phase-2 peak LR relative to `lr`
+    val_every: float = 30.0  # seconds between validations
+    ckpt_every: float = 60.0  # seconds between checkpoints
+    val_batch: int = 8
+    bf16: bool | None = None  # None: on for cuda
+    channels_last: bool | None = None  # None: on for cuda
+    compile: bool = False
+    seed: int = 0
+    export_name: str = ""  # default seg-<dataset>.safetensors
+    model: dict[str, Any] = field(default_factory=dict)  # SegNetConfig overrides
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "SegTrainConfig":
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in d.items() if k in known})
+
+
+def _lr_at(cfg: SegTrainConfig, progress: float, phase: int) -> float:
+    """LR as a function of the elapsed fraction of the whole budget."""
+    p1 = cfg.phase1_frac if cfg.ar_weight > 0 else 1.0
+    if phase == 1:
+        f = min(progress / p1, 1.0)
+        warm = cfg.warmup_frac
+        if f < warm:
+            return cfg.lr * (0.1 + 0.9 * f / warm)
+        return cfg.lr * (1 - (f - warm) / (1 - warm)) ** cfg.poly_power
+    f = min(max((progress - p1) / max(1 - p1, 1e-9), 0.0), 1.0)
+    return cfg.lr * cfg.ft_lr_factor * (1 - f) ** cfg.poly_power
+
+
+def _make_optimizer(model: torch.nn.Module, cfg: SegTrainConfig) -> torch.optim.Optimizer:
+    decay, no_decay = [], []
+    for n, p in model.named_parameters():
+        (no_decay if p.ndim <= 1 else decay).append(p)
+    groups = [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+    return torch.optim.AdamW(groups, lr=cfg.lr, betas=(0.9, 0.999))
+
+
+def _state_dict(model: torch.nn.Module) -> dict[str, torch.Tensor]:
+    m = getattr(model, "_orig_mod", model)
+    return {k: v.detach().clone() for k, v in m.state_dict().items()}
+
+
+@torch.no_grad()
+def validate(
+    model: SegNet, images: torch.Tensor, labels: torch.Tensor, num_classes: int, names: tuple[str, ...],
+    batch: int = 8, autocast: bool = False, channels_last: bool = False,
+) -> dict[str, Any]:
+    """Dataset-level metrics of `model` on uint8 images (N, 3, H, W) and labels (N, H, W)."""
+    was_training = model.training
+    model.eval()
+    meter = ConfusionMeter(num_classes, IGNORE)
+    dev = images.device
+    for i in range(0, len(images), batch):
+        x = images[i : i + batch].float() / 255.0
+        if channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
+        with torch.autocast(device_type=dev.type, dtype=torch.bfloat16, enabled=autocast):
+            logits = predict_logits(model, x)
+        meter.update(logits.argmax(1), labels[i : i + batch])
+    model.train(was_training)
+    return metrics_from_confusion(meter.matrix(), names)
+
+
+class _Run:
+    """Paths and small JSON state of a run directory."""
+
+    def __init__(self, out: str | Path) -> None:
+        self.dir = Path(out)
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.ckpt = self.dir / "checkpoint.pt"
+        self.log = self.dir / "log.jsonl"
+        self.summary = self.dir / "summary.json"
+
+    def best(self, which: str) -> Path:
+        return self.dir / f"best_{which}.safetensors"
+
+    def append_log(self, rec: dict[str, Any]) -> None:
+        with open(self.log, "a") as f:
+            f.write(json.dumps(rec) + "\n")
+
+    def write_json(self, path: Path, obj: Any) -> None:
+        tmp = path.with_suffix(path.suffix + ".tmp")
+        tmp.write_text(json.dumps(obj, indent=2) + "\n")
+        os.replace(tmp, path)
+
+
+def _save_checkpoint(run: _Run, state: dict[str, Any]) -> None:
+    tmp = run.ckpt.with_suffix(".pt.tmp")
+    torch.save(state, tmp)
+    os.replace(tmp, run.ckpt)
+
+
+def train(cfg: SegTrainConfig) -> dict[str, Any]:
+    """Run (or resume) training; returns the summary dict also written to OUT/summary.json."""
+    t_start = time.monotonic()
+    device = torch.device(cfg.device)
+    is_cuda = device.type == "cuda"
+    bf16 = is_cuda if cfg.bf16 is None else cfg.bf16
+    chl = is_cuda if cfg.channels_last is None else cfg.channels_last
+    bs = cfg.batch_size or (16 if is_cuda else 4)
+    if is_cuda:
+        torch.backends.cudnn.benchmark = True
+        torch.backends.cuda.matmul.allow_tf32 = True
+        torch.backends.cudnn.allow_tf32 = True
+    torch.manual_seed(cfg.seed)
+    run = _Run(cfg.out)
+    names = class_names(cfg.dataset)
+    mcfg = SegNetConfig.from_dict({"num_classes": len(names), **cfg.model})
+
+    resume: dict[str, Any] | None = None
+    if run.ckpt.is_file():
+        # our own run directory's training state: weights_only refuses arbitrary objects
+        resume = torch.load(run.ckpt, map_location="cpu", weights_only=True)
+        mcfg = SegNetConfig.from_dict(resume["model_config"])
+    elapsed0 = float(resume["elapsed"]) if resume else 0.0
+    t0 = t_start - elapsed0
+
+    def elapsed() -> float:
+        return time.monotonic() - t0
+
+    (tr_x, tr_y), (va_x, va_y) = load_dataset(cfg.data, cfg.dataset, cfg.val_fraction, cfg.data_scale, device)
+    n_train = len(tr_x)
+    crop = (min(cfg.crop[0], 4096), min(cfg.crop[1], 4096))
+
+    model = SegNet(mcfg).to(device)
+    if chl:
+        model = model.to(memory_format=torch.channels_last)
+    opt = _make_optimizer(model, cfg)
+    step, phase = 0, 1
+    best = {"baseline": -1.0, "ar": -1.0}
+    best_metrics: dict[str, Any] = {}
+    if resume:
+        model.load_state_dict(resume["model"])
+        phase = int(resume["phase"])
+        if phase == 2:
+            opt = _make_optimizer(model, cfg)
+        opt.load_state_dict(resume["optimizer"])
+        step = int(resume["step"])
+        best = dict(resume["best"])
+        best_metrics = json.loads(resume["best_metrics"])
+    fwd = torch.compile(model) if cfg.compile else model
+    gen = torch.Generator(device=device)
+    gen.manual_seed(cfg.seed * 1000003 + step)
+
+    use_ar = cfg.ar_weight > 0
+    p1 = cfg.phase1_frac if use_ar else 1.0
+
+    def progress() -> float:
+        pr = elapsed() / cfg.time_budget
+        if cfg.max_steps > 0:
+            pr = max(pr, step / cfg.max_steps)
+        return pr
+
+    last_val = elapsed()
+    last_ckpt = elapsed()
+    val_cost = 0.0  # duration of the last validation, reserved at the end of the budget
+    loss_ema: float | None = None
+
+    def do_validate() -> dict[str, Any]:
+        nonlocal last_val, val_cost
+        tv = time.monotonic()
+        met = validate(model, va_x, va_y, len(names), names, cfg.val_batch, bf16, chl)
+        key = "baseline" if phase == 1 else "ar"
+        rec = {
+            "step": step, "elapsed": round(elapsed(), 2), "phase": phase, "loss": loss_ema,
+            "lr": opt.param_groups[0]["lr"], "val_mIoU": met["mIoU"], "val_mAcc": met["mAcc"],
+            "val_aAcc": met["aAcc"], "val_IoU": met["IoU"],
+        }
+        if met["mIoU"] > best[key]:
+            best[key] = met["mIoU"]
+            best_metrics[key] = {"step": step, "elapsed": rec["elapsed"], **met}
+            save_file({k: v.contiguous().cpu() for k, v in _state_dict(model).items()}, str(run.best(key)))
+            rec["new_best"] = key
+        run.append_log(rec)
+        val_cost = time.monotonic() - tv
+        last_val = elapsed()
+        tqdm.write(f"[val] step {step} phase {phase} mIoU {100 * met['mIoU']:.2f} "
+                   f"(best baseline {100 * best['baseline']:.2f}, ar {100 * best['ar']:.2f})")
+        return met
+
+    def checkpoint() -> None:
+        nonlocal last_ckpt
+        _save_checkpoint(run, {
+            "model": _state_dict(model), "optimizer": opt.state_dict(), "step": step, "phase": phase,
+            "elapsed": elapsed(), "best": best, "best_metrics": json.dumps(best_metrics),
+            "model_config": mcfg.to_dict(), "train_config": json.dumps(cfg.to_dict()),
+        })
+        last_ckpt = elapsed()
+
+    def start_phase2() -> None:
+        nonlocal phase, opt
+        phase = 2
+        if run.best("baseline").is_file():
+            sd = load_file(str(run.best("baseline")), device=str(device))
+            getattr(model, "_orig_mod", model).load_state_dict(sd)
+        opt = _make_optimizer(model, cfg)
+        tqdm.write(f"[phase 2] fine-tuning from best baseline (mIoU {100 * best['baseline']:.2f}) "
+                   f"with CE + {cfg.ar_weight} * AR")
+
+    model.train()
+    bar = tqdm(total=round(cfg.time_budget), initial=min(round(elapsed()), round(cfg.time_budget)),
+               unit="s", desc="train-seg", disable=None, file=sys.stderr)
+    shown = bar.n
+    while True:
+        pr = progress()
+        # stop early enough that the final validation fits in the budget
+        if pr >= 1.0 or (elapsed() + val_cost) / cfg.time_budget >= 1.0:
+            break
+        if phase == 1 and use_ar and pr >= p1:
+            do_validate()
+            start_phase2()
+        lr = _lr_at(cfg, pr, phase)
+        for g in opt.param_groups:
+            g["lr"] = lr
+        idx = torch.randint(0, n_train, (bs,), device=device, generator=gen)
+        x, y = augment_batch(tr_x[idx], tr_y[idx], crop, cfg.scale_range, True, cfg.jitter, gen)
+        if chl:
+            x = x.contiguous(memory_format=torch.channels_last)
+        with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=bf16):
+            out = fwd(x)
+        main, aux = out if isinstance(out, tuple) else (out, [])
+        loss = F.cross_entropy(main.float(), y, ignore_index=IGNORE)
+        for a in aux:
+            loss = loss + cfg.aux_weight * F.cross_entropy(a.float(), y, ignore_index=IGNORE)
+        if phase == 2:
+            loss = loss + cfg.ar_weight * affinity_loss(main, y, IGNORE)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        step += 1
+        if step % 10 == 0 or step < 10:
+            lv = float(loss.detach())
+            if not math.isfinite(lv):
+                raise FloatingPointError(f"training loss became {lv} at step {step}")
+            loss_ema = lv if loss_ema is None else 0.9 * loss_ema + 0.1 * lv
+            bar.set_postfix(step=step, phase=phase, loss=f"{loss_ema:.3f}", lr=f"{lr:.2e}")
+        now = elapsed()
+        if round(now) > shown:
+            bar.update(min(round(now), bar.total) - shown)
+            shown = bar.n
+        if now - last_val >= cfg.val_every:
+            do_validate()
+        if now - last_ckpt >= cfg.ckpt_every:
+            checkpoint()
+    do_validate()
+    if phase == 1 and use_ar:
+        tqdm.write("[warn] budget ended before phase 2 started")
+    checkpoint()
+    bar.close()
+
+    summary = {
+        "steps": step, "wall_time_s": round(elapsed(), 1), "best_val_mIoU_baseline": best["baseline"],
+        "best_val_mIoU_ar": best["ar"] if best["ar"] >= 0 else None, "best_metrics": best_metrics,
+        "model_config": mcfg.to_dict(), "train_config": cfg.to_dict(), "batch_size": bs,
+        "bf16": bf16, "device": str(device), "n_train": n_train, "n_val": len(va_x),
+        "class_names": list(names),
+        "torch": torch.__version__,
+        "gpu": torch.cuda.get_device_name(device) if is_cuda else None,
+    }
+    run.write_json(run.summary, summary)
+    name = cfg.export_name or f"seg-{cfg.dataset}.safetensors"
+    export(run.dir, run.dir / "export" / name, which="best")
+    for key in ("baseline", "ar"):
+        if key in best_metrics:
+            tqdm.write(f"best {key} (step {best_metrics[key]['step']}):\n{format_table(best_metrics[key])}")
+    return summary
+
+
+def export(run_dir: str | Path, out_path: str | Path, which: str = "best") -> dict[str, Any]:
+    """Export best_baseline / best_ar (`which` = 'baseline', 'ar' or 'best': the higher val mIoU)
+    with `codec.model_store.save_weights`; returns the card."""
+    from ..codec.model_store import save_weights  # codec depends on models, not the reverse at import
+
+    run = _Run(run_dir)
+    if not run.summary.is_file():
+        raise FileNotFoundError(f"{run.summary} not found: the run has not finished")
+    s = json.loads(run.summary.read_text())
+    scores = {"baseline": s["best_val_mIoU_baseline"], "ar": s["best_val_mIoU_ar"]}
+    if which == "best":
+        which = "ar" if scores["ar"] is not None and scores["ar"] > scores["baseline"] else "baseline"
+    if which not in scores or not run.best(which).is_file():
+        raise FileNotFoundError(f"no best_{which} weights in {run_dir}")
+    state = load_file(str(run.best(which)))
+    bm = s["best_metrics"][which]
+    tc = s["train_config"]
+    card = {
+        "kind": "segmentation",
+        "architecture": "gcodec.models.segnet.SegNet",
+        "config": s["model_config"],
+        "dataset": tc["dataset"],
+        "class_names": s["class_names"],
+        "ignore_index": IGNORE,
+        "train_config": tc,
+        "training_command": (
+            "python -c \"from gcodec.models.train_seg import SegTrainConfig, train; "
+            f"train(SegTrainConfig.from_dict({json.dumps(tc)}))\""
+        ),
+        "batch_size": s["batch_size"], "bf16": s["bf16"], "device": s["device"], "gpu": s["gpu"],
+        "n_train": s["n_train"], "n_val": s["n_val"],
+        "steps": s["steps"], "wall_time_s": s["wall_time_s"],
+        "exported": which, "exported_step": bm["step"],
+        "val_mIoU_baseline": scores["baseline"], "val_mIoU_ar_finetune": scores["ar"],
+        "val_mIoU": bm["mIoU"], "val_mAcc": bm["mAcc"], "val_aAcc": bm["aAcc"],
+        "val_per_class_IoU": bm["IoU"], "val_per_class_Acc": bm["Acc"],
+    }
+    return save_weights(state, card, out_path)
