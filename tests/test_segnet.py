@@ -1,0 +1,94 @@
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from gcodec.models.segnet import SegNet, SegNetConfig, predict_logits
+from gcodec.models.train_seg import SegTrainConfig, export, train
+from gcodec.models.train_seg_data import augment_batch, load_dataset
+
+SMALL = SegNetConfig(num_classes=5, stem=8, widths=(8, 16, 16, 16), depths=(1, 1, 1, 1), decoder=16)
+
+
+@pytest.mark.parametrize("hw", [(37, 53), (64, 96), (1, 1), (33, 32)])
+def test_forward_shapes_any_size(hw):
+    m = SegNet(SMALL).eval()
+    x = torch.rand(2, 3, *hw)
+    assert predict_logits(m, x).shape == (2, 5, *hw)
+
+
+def test_training_mode_returns_aux():
+    m = SegNet(SMALL).train()
+    out, aux = m(torch.rand(2, 3, 64, 64))
+    assert out.shape == (2, 5, 64, 64) and len(aux) == 2 and all(a.shape == out.shape for a in aux)
+
+
+def test_config_roundtrip():
+    d = SMALL.to_dict()
+    assert json.loads(json.dumps(d)) == d
+    assert SegNetConfig.from_dict(d) == SMALL
+    with pytest.raises(ValueError):
+        SegNetConfig.from_dict({"nope": 1})
+
+
+def test_augment_keeps_labels_aligned():
+    # image colour encodes the label, so after any warp the two must still agree
+    g = torch.Generator().manual_seed(0)
+    lab = torch.randint(0, 4, (3, 8, 10), generator=g).repeat_interleave(6, 1).repeat_interleave(6, 2).to(torch.uint8)
+    img = (lab * 60).to(torch.uint8)[:, None].repeat(1, 3, 1, 1)
+    x, y = augment_batch(img, lab, (40, 50), (0.5, 2.0), True, jitter=0.0, generator=g)
+    assert x.shape == (3, 3, 40, 50) and y.shape == (3, 40, 50)
+    inside = y != 255
+    assert inside.any() and ((y[inside] == 255) | (y[inside] <= 3)).all()
+    # away from label edges, bilinear colour equals the nearest label's colour
+    exact = (x[:, 0] * 255 / 60 - y.float()).abs() < 1e-3
+    assert exact[inside].float().mean() > 0.6
+
+
+def _write_camvid(root: Path, n: int, split: str, rng: np.random.Generator) -> None:
+    (root / split / "images").mkdir(parents=True)
+    (root / split / "labels").mkdir(parents=True)
+    for i in range(n):
+        lab = rng.integers(0, 12, (6, 8)).repeat(8, 0).repeat(8, 1)  # 48x64, 11 = void
+        img = np.stack([lab * 20, 255 - lab * 20, (lab * 37) % 256], -1).astype(np.uint8)
+        Image.fromarray(img).save(root / split / "images" / f"f{i:03d}.jpg", quality=95)
+        Image.fromarray(lab.astype(np.uint8)).save(root / split / "labels" / f"f{i:03d}.png")
+
+
+def test_load_maps_void(tmp_path):
+    rng = np.random.default_rng(0)
+    _write_camvid(tmp_path, 3, "train", rng)
+    _write_camvid(tmp_path, 2, "val", rng)
+    (tx, ty), (vx, vy) = load_dataset(tmp_path, "camvid")
+    assert tx.shape == (3, 3, 48, 64) and tx.dtype == torch.uint8 and vy.shape == (2, 48, 64)
+    vals = set(ty.unique().tolist())
+    assert 11 not in vals and 255 in vals and vals <= set(range(11)) | {255}
+
+
+def test_train_smoke_three_steps_then_export(tmp_path):
+    rng = np.random.default_rng(1)
+    _write_camvid(tmp_path / "data", 6, "train", rng)
+    _write_camvid(tmp_path / "data", 2, "val", rng)
+    run = tmp_path / "run"
+    cfg = SegTrainConfig(
+        data=str(tmp_path / "data"), dataset="camvid", out=str(run), time_budget=300, max_steps=4,
+        device="cpu", batch_size=2, crop=(32, 48), val_every=1e9,
+        model={"stem": 8, "widths": [8, 16, 16, 16], "depths": [1, 1, 1, 1], "decoder": 16},
+    )
+    s = train(cfg)
+    assert s["steps"] == 4
+    assert 0 <= s["best_val_mIoU_baseline"] <= 1 and s["best_val_mIoU_ar"] is not None
+    lines = [json.loads(x) for x in (run / "log.jsonl").read_text().splitlines()]
+    assert [r["phase"] for r in lines] == [1, 2]
+    assert len(lines[0]["val_IoU"]) == 11
+    assert (run / "checkpoint.pt").is_file()
+    card = json.loads((run / "export" / "seg-camvid.json").read_text())
+    assert card["exported"] in ("baseline", "ar") and card["config"]["widths"] == [8, 16, 16, 16]
+    assert card["val_mIoU_baseline"] == s["best_val_mIoU_baseline"]
+    # resuming a finished run does no more steps; exporting the baseline explicitly works too
+    assert train(cfg)["steps"] == 4
+    c2 = export(run, tmp_path / "b.safetensors", which="baseline")
+    assert c2["exported"] == "baseline"
