@@ -234,8 +234,9 @@ def train(cfg: SegTrainConfig) -> dict[str, Any]:
         run.append_log(rec)
         val_cost = time.monotonic() - tv
         last_val = elapsed()
-        tqdm.write(f"[val] step {step} phase {phase} mIoU {100 * met['mIoU']:.2f} "
-                   f"(best baseline {100 * best['baseline']:.2f}, ar {100 * best['ar']:.2f})")
+        tqdm.write(f"[val] {rec['elapsed']:.0f}s step {step} phase {phase} loss {loss_ema or 0:.3f} "
+                   f"mIoU {100 * met['mIoU']:.2f} (best baseline {100 * best['baseline']:.2f}, "
+                   f"ar {100 * best['ar']:.2f}; val {val_cost:.1f}s)")
         return met
 
     def checkpoint() -> None:
@@ -257,6 +258,9 @@ def train(cfg: SegTrainConfig) -> dict[str, Any]:
         tqdm.write(f"[phase 2] fine-tuning from best baseline (mIoU {100 * best['baseline']:.2f}) "
                    f"with CE + {cfg.ar_weight} * AR")
 
+    tqdm.write(f"[train-seg] {cfg.dataset}: {n_train} train / {len(va_x)} val images on {device}, batch {bs}, "
+               f"crop {crop}, bf16 {bf16}, {sum(p.numel() for p in model.parameters()) / 1e6:.2f}M params, "
+               f"budget {cfg.time_budget:.0f}s, {'resuming at step %d' % step if resume else 'fresh start'}")
     model.train()
     bar = tqdm(total=round(cfg.time_budget), initial=min(round(elapsed()), round(cfg.time_budget)),
                unit="s", desc="train-seg", disable=None, file=sys.stderr)
