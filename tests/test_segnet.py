@@ -92,3 +92,31 @@ def test_train_smoke_three_steps_then_export(tmp_path):
     assert train(cfg)["steps"] == 4
     c2 = export(run, tmp_path / "b.safetensors", which="baseline")
     assert c2["exported"] == "baseline"
+    # the exported file loads as a segmenter that labels any image size and evaluates the val split
+    from gcodec.codec.segment import CAMVID_PALETTE, evaluate_segmenter, load_segmenter, segment
+
+    m = load_segmenter(run / "export" / "seg-camvid.safetensors")
+    lab = segment(m, np.zeros((37, 51, 3), np.uint8))
+    assert lab.shape == (37, 51) and lab.dtype == np.uint8 and lab.max() < 11
+    met = evaluate_segmenter(m, tmp_path / "data", progress=False)
+    assert met["n_images"] == 2 and "mIoU" in met["table"]
+    # same numbers as the training-time validation of the exported weights (same full-res images)
+    assert abs(met["mIoU"] - card["val_mIoU"]) < 1e-6
+
+
+def test_cityscapes_label_mapping_and_val_fraction(tmp_path):
+    img_dir = tmp_path / "leftImg8bit" / "seq0000"
+    lab_dir = tmp_path / "gtFine" / "seq0000"
+    img_dir.mkdir(parents=True)
+    lab_dir.mkdir(parents=True)
+    ids = np.array([[7, 8, 11, 0], [26, 33, 1, 255]], np.uint8).repeat(4, 0).repeat(4, 1)
+    for i in range(5):
+        Image.fromarray(np.full((8, 16, 3), 40 * i, np.uint8)).save(img_dir / f"a_000000_{i:06d}_leftImg8bit.jpg")
+        Image.fromarray(ids).save(lab_dir / f"a_000000_{i:06d}_gtFine_labelIds.png")
+    with pytest.raises(Exception, match="val fraction"):
+        load_dataset(tmp_path, "cityscapes")
+    (tx, ty), (vx, vy) = load_dataset(tmp_path, "cityscapes", val_fraction=0.4)
+    assert len(tx) == 3 and len(vx) == 2
+    # the held-out frames are the last ones (contiguous tail)
+    assert [abs(int(v) - ref) <= 3 for v, ref in zip(vx[:, 0, 0, 0], (120, 160))] == [True, True]
+    assert ty[0, 0, ::4].tolist() == [0, 1, 2, 255] and ty[0, 4, ::4].tolist() == [13, 18, 255, 255]
