@@ -330,15 +330,34 @@ def train(cfg: SegTrainConfig) -> dict[str, Any]:
     return summary
 
 
+def _summary_from_checkpoint(run: _Run) -> dict[str, Any]:
+    ck = torch.load(run.ckpt, map_location="cpu", weights_only=True)
+    tc = json.loads(ck["train_config"])
+    dev = torch.device(tc["device"])
+    return {
+        "steps": int(ck["step"]), "wall_time_s": round(float(ck["elapsed"]), 1),
+        "best_val_mIoU_baseline": ck["best"]["baseline"],
+        "best_val_mIoU_ar": ck["best"]["ar"] if ck["best"]["ar"] >= 0 else None,
+        "best_metrics": json.loads(ck["best_metrics"]), "model_config": ck["model_config"],
+        "train_config": tc, "batch_size": tc["batch_size"] or (16 if dev.type == "cuda" else 4),
+        "bf16": dev.type == "cuda" if tc["bf16"] is None else tc["bf16"], "device": str(dev),
+        "n_train": None, "n_val": None, "class_names": list(class_names(tc["dataset"])), "gpu": None,
+        "note": "exported from checkpoint.pt of a run that did not reach its end",
+    }
+
+
 def export(run_dir: str | Path, out_path: str | Path, which: str = "best") -> dict[str, Any]:
     """Export best_baseline / best_ar (`which` = 'baseline', 'ar' or 'best': the higher val mIoU)
     with `codec.model_store.save_weights`; returns the card."""
     from ..codec.model_store import save_weights  # codec depends on models, not the reverse at import
 
     run = _Run(run_dir)
-    if not run.summary.is_file():
-        raise FileNotFoundError(f"{run.summary} not found: the run has not finished")
-    s = json.loads(run.summary.read_text())
+    if run.summary.is_file():
+        s = json.loads(run.summary.read_text())
+    elif run.ckpt.is_file():
+        s = _summary_from_checkpoint(run)  # a run cut off before its end: export what it has
+    else:
+        raise FileNotFoundError(f"neither {run.summary} nor {run.ckpt} exists")
     scores = {"baseline": s["best_val_mIoU_baseline"], "ar": s["best_val_mIoU_ar"]}
     if which == "best":
         which = "ar" if scores["ar"] is not None and scores["ar"] > scores["baseline"] else "baseline"
@@ -357,7 +376,7 @@ def export(run_dir: str | Path, out_path: str | Path, which: str = "best") -> di
         "train_config": tc,
         "training_command": (
             "python -c \"from gcodec.models.train_seg import SegTrainConfig, train; "
-            f"train(SegTrainConfig.from_dict({json.dumps(tc)}))\""
+            f"train(SegTrainConfig.from_dict({tc!r}))\""
         ),
         "batch_size": s["batch_size"], "bf16": s["bf16"], "device": s["device"], "gpu": s["gpu"],
         "n_train": s["n_train"], "n_val": s["n_val"],
@@ -367,4 +386,6 @@ def export(run_dir: str | Path, out_path: str | Path, which: str = "best") -> di
         "val_mIoU": bm["mIoU"], "val_mAcc": bm["mAcc"], "val_aAcc": bm["aAcc"],
         "val_per_class_IoU": bm["IoU"], "val_per_class_Acc": bm["Acc"],
     }
+    if "note" in s:
+        card["note"] = s["note"]
     return save_weights(state, card, out_path)

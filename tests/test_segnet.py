@@ -92,6 +92,10 @@ def test_train_smoke_three_steps_then_export(tmp_path):
     assert train(cfg)["steps"] == 4
     c2 = export(run, tmp_path / "b.safetensors", which="baseline")
     assert c2["exported"] == "baseline"
+    # a run cut off before writing its summary still exports from its checkpoint
+    (run / "summary.json").unlink()
+    c3 = export(run, tmp_path / "c.safetensors")
+    assert c3["steps"] == 4 and "note" in c3 and c3["val_mIoU"] == card["val_mIoU"]
     # the exported file loads as a segmenter that labels any image size and evaluates the val split
     from gcodec.codec.segment import CAMVID_PALETTE, evaluate_segmenter, load_segmenter, segment
 
