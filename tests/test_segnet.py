@@ -68,34 +68,37 @@ def test_load_maps_void(tmp_path):
     assert 11 not in vals and 255 in vals and vals <= set(range(11)) | {255}
 
 
-def test_train_smoke_three_steps_then_export(tmp_path):
+def test_train_smoke_eight_steps_three_phases_then_export(tmp_path):
     rng = np.random.default_rng(1)
     _write_camvid(tmp_path / "data", 6, "train", rng)
     _write_camvid(tmp_path / "data", 2, "val", rng)
     run = tmp_path / "run"
     cfg = SegTrainConfig(
-        data=str(tmp_path / "data"), dataset="camvid", out=str(run), time_budget=300, max_steps=4,
+        data=str(tmp_path / "data"), dataset="camvid", out=str(run), time_budget=300, max_steps=8,
         device="cpu", batch_size=2, crop=(32, 48), val_every=1e9,
         model={"stem": 8, "widths": [8, 16, 16, 16], "depths": [1, 1, 1, 1], "decoder": 16},
     )
     s = train(cfg)
-    assert s["steps"] == 4
+    assert s["steps"] == 8
     assert 0 <= s["best_val_mIoU_baseline"] <= 1 and s["best_val_mIoU_ar"] is not None
+    assert s["best_val_mIoU_ft_ce"] is not None
     lines = [json.loads(x) for x in (run / "log.jsonl").read_text().splitlines()]
-    assert [r["phase"] for r in lines] == [1, 2]
+    # baseline, CE-only control fine-tune, then the AR fine-tune, each validated at its end
+    assert [r["phase"] for r in lines] == ["baseline", "ft_ce", "ar"]
+    assert [r["step"] for r in lines] == [6, 7, 8]
     assert len(lines[0]["val_IoU"]) == 11
     assert (run / "checkpoint.pt").is_file()
     card = json.loads((run / "export" / "seg-camvid.json").read_text())
-    assert card["exported"] in ("baseline", "ar") and card["config"]["widths"] == [8, 16, 16, 16]
+    assert card["exported"] in ("baseline", "ft_ce", "ar") and card["config"]["widths"] == [8, 16, 16, 16]
     assert card["val_mIoU_baseline"] == s["best_val_mIoU_baseline"]
     # resuming a finished run does no more steps; exporting the baseline explicitly works too
-    assert train(cfg)["steps"] == 4
+    assert train(cfg)["steps"] == 8
     c2 = export(run, tmp_path / "b.safetensors", which="baseline")
     assert c2["exported"] == "baseline"
     # a run cut off before writing its summary still exports from its checkpoint
     (run / "summary.json").unlink()
     c3 = export(run, tmp_path / "c.safetensors")
-    assert c3["steps"] == 4 and "note" in c3 and c3["val_mIoU"] == card["val_mIoU"]
+    assert c3["steps"] == 8 and "note" in c3 and c3["val_mIoU"] == card["val_mIoU"]
     # the exported file loads as a segmenter that labels any image size and evaluates the val split
     from gcodec.codec.segment import CAMVID_PALETTE, evaluate_segmenter, load_segmenter, segment
 
@@ -124,3 +127,17 @@ def test_cityscapes_label_mapping_and_val_fraction(tmp_path):
     # the held-out frames are the last ones (contiguous tail)
     assert [abs(int(v) - ref) <= 3 for v, ref in zip(vx[:, 0, 0, 0], (120, 160))] == [True, True]
     assert ty[0, 0, ::4].tolist() == [0, 1, 2, 255] and ty[0, 4, ::4].tolist() == [13, 18, 255, 255]
+
+
+def test_phase_plan_and_lr_schedule():
+    from gcodec.models.train_seg import _lr_at, phase_plan
+
+    cfg = SegTrainConfig(lr=1.0, ft_lr_factor=0.1, phase1_frac=0.75)
+    assert phase_plan(cfg) == [("baseline", 0.0, 0.75), ("ft_ce", 0.75, 0.875), ("ar", 0.875, 1.0)]
+    assert phase_plan(SegTrainConfig(control_finetune=False))[1] == ("ar", 0.75, 1.0)
+    assert phase_plan(SegTrainConfig(ar_weight=0)) == [("baseline", 0.0, 1.0)]
+    assert _lr_at(cfg, 0.0, 0) == pytest.approx(0.1)  # warm-up starts at a tenth
+    assert _lr_at(cfg, 0.75, 0) == pytest.approx(0.0)
+    # both fine-tunes get the same schedule over their own spans
+    assert _lr_at(cfg, 0.75, 1) == pytest.approx(0.1) == _lr_at(cfg, 0.875, 2)
+    assert _lr_at(cfg, 0.8125, 1) == pytest.approx(_lr_at(cfg, 0.9375, 2))
