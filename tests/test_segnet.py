@@ -10,6 +10,15 @@ from gcodec.models.segnet import SegNet, SegNetConfig, predict_logits
 from gcodec.models.train_seg import SegTrainConfig, export, train
 from gcodec.models.train_seg_data import augment_batch, load_dataset
 
+@pytest.fixture(autouse=True)
+def _one_thread():
+    # tiny tensors: extra threads only add contention on a shared machine
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
 SMALL = SegNetConfig(num_classes=5, stem=8, widths=(8, 16, 16, 16), depths=(1, 1, 1, 1), decoder=16)
 
 
