@@ -4,9 +4,12 @@
     train(SegTrainConfig(data="DIR", dataset="camvid", out="RUN", time_budget=1300, device="cuda"))
 
 Phase 1 (first `phase1_frac` of the budget): cross-entropy (+ auxiliary heads), the best
-validation mIoU kept as `best_baseline`. Phase 2 (the rest): fine-tune from the best baseline
-with CE + ar_weight * AR, the best kept as `best_ar`. The LR is a function of the elapsed
-fraction of the budget, so any budget works. The data lives on the device as uint8 and is
+validation mIoU kept as `best_baseline`. Then fine-tuning from the best baseline with
+CE + ar_weight * AR, the best kept as `best_ar`. With `control_finetune` the rest of the budget
+is split in two equal fine-tunes from the same best baseline with the same LR schedule: first
+CE only (`best_ft_ce`, the control), then CE + AR, so the AR ablation is not confounded by the
+extra low-LR training. The LR is a function of the elapsed fraction of the budget, so any
+budget works. The data lives on the device as uint8 and is
 augmented there in batches. State is checkpointed to RUN/checkpoint.pt about every minute and
 a run resumes from it. At the end the better of the two is exported with its model card.
 """
@@ -53,8 +56,9 @@ class SegTrainConfig:
     poly_power: float = 0.9
     aux_weight: float = 0.4
     phase1_frac: float = 0.75
-    ar_weight: float = 0.1  # 0 disables phase 2
-    ft_lr_factor: float = 0.1  # phase-2 peak LR relative to `lr`
+    ar_weight: float = 0.1  # 0 disables the fine-tuning phases
+    control_finetune: bool = True  # also fine-tune with CE only (same schedule) as the ablation's control
+    ft_lr_factor: float = 0.1  # fine-tuning peak LR relative to `lr`
     val_every: float = 30.0  # seconds between validations
     ckpt_every: float = 60.0  # seconds between checkpoints
     val_batch: int = 8
@@ -74,16 +78,30 @@ class SegTrainConfig:
         return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in d.items() if k in known})
 
 
+# best-checkpoint keys of the phases, in the order they run
+_PHASE_KEYS = ("baseline", "ft_ce", "ar")
+
+
+def phase_plan(cfg: SegTrainConfig) -> list[tuple[str, float, float]]:
+    """(key, start, end) fractions of the budget for each phase that runs."""
+    if cfg.ar_weight <= 0:
+        return [("baseline", 0.0, 1.0)]
+    p1 = cfg.phase1_frac
+    if cfg.control_finetune:
+        mid = p1 + (1 - p1) / 2
+        return [("baseline", 0.0, p1), ("ft_ce", p1, mid), ("ar", mid, 1.0)]
+    return [("baseline", 0.0, p1), ("ar", p1, 1.0)]
+
+
 def _lr_at(cfg: SegTrainConfig, progress: float, phase: int) -> float:
-    """LR as a function of the elapsed fraction of the whole budget."""
-    p1 = cfg.phase1_frac if cfg.ar_weight > 0 else 1.0
-    if phase == 1:
-        f = min(progress / p1, 1.0)
+    """LR as a function of the elapsed fraction of the whole budget (phase indexes phase_plan)."""
+    key, a, b = phase_plan(cfg)[phase]
+    f = min(max((progress - a) / max(b - a, 1e-9), 0.0), 1.0)
+    if key == "baseline":
         warm = cfg.warmup_frac
         if f < warm:
             return cfg.lr * (0.1 + 0.9 * f / warm)
         return cfg.lr * (1 - (f - warm) / (1 - warm)) ** cfg.poly_power
-    f = min(max((progress - p1) / max(1 - p1, 1e-9), 0.0), 1.0)
     return cfg.lr * cfg.ft_lr_factor * (1 - f) ** cfg.poly_power
 
 
@@ -186,14 +204,13 @@ def train(cfg: SegTrainConfig) -> dict[str, Any]:
     if chl:
         model = model.to(memory_format=torch.channels_last)
     opt = _make_optimizer(model, cfg)
-    step, phase = 0, 1
-    best = {"baseline": -1.0, "ar": -1.0}
+    plan = phase_plan(cfg)
+    step, phase = 0, 0
+    best = {k: -1.0 for k in _PHASE_KEYS}
     best_metrics: dict[str, Any] = {}
     if resume:
         model.load_state_dict(resume["model"])
         phase = int(resume["phase"])
-        if phase == 2:
-            opt = _make_optimizer(model, cfg)
         opt.load_state_dict(resume["optimizer"])
         step = int(resume["step"])
         best = dict(resume["best"])
@@ -202,8 +219,6 @@ def train(cfg: SegTrainConfig) -> dict[str, Any]:
     gen = torch.Generator(device=device)
     gen.manual_seed(cfg.seed * 1000003 + step)
 
-    use_ar = cfg.ar_weight > 0
-    p1 = cfg.phase1_frac if use_ar else 1.0
 
     def progress() -> float:
         pr = elapsed() / cfg.time_budget
@@ -220,9 +235,9 @@ def train(cfg: SegTrainConfig) -> dict[str, Any]:
         nonlocal last_val, val_cost
         tv = time.monotonic()
         met = validate(model, va_x, va_y, len(names), names, cfg.val_batch, bf16, chl)
-        key = "baseline" if phase == 1 else "ar"
+        key = plan[phase][0]
         rec = {
-            "step": step, "elapsed": round(elapsed(), 2), "phase": phase, "loss": loss_ema,
+            "step": step, "elapsed": round(elapsed(), 2), "phase": key, "loss": loss_ema,
             "lr": opt.param_groups[0]["lr"], "val_mIoU": met["mIoU"], "val_mAcc": met["mAcc"],
             "val_aAcc": met["aAcc"], "val_IoU": met["IoU"],
         }
@@ -234,8 +249,9 @@ def train(cfg: SegTrainConfig) -> dict[str, Any]:
         run.append_log(rec)
         val_cost = time.monotonic() - tv
         last_val = elapsed()
-        tqdm.write(f"[val] step {step} phase {phase} mIoU {100 * met['mIoU']:.2f} "
-                   f"(best baseline {100 * best['baseline']:.2f}, ar {100 * best['ar']:.2f})")
+        bests = ", ".join(f"{k} {100 * v:.2f}" for k, v in best.items() if v >= 0)
+        tqdm.write(f"[val] {rec['elapsed']:.0f}s step {step} {key} loss {loss_ema or 0:.3f} "
+                   f"mIoU {100 * met['mIoU']:.2f} (best: {bests}; val took {val_cost:.1f}s)")
         return met
 
     def checkpoint() -> None:
@@ -247,16 +263,20 @@ def train(cfg: SegTrainConfig) -> dict[str, Any]:
         })
         last_ckpt = elapsed()
 
-    def start_phase2() -> None:
+    def next_phase() -> None:
         nonlocal phase, opt
-        phase = 2
+        phase += 1
         if run.best("baseline").is_file():
             sd = load_file(str(run.best("baseline")), device=str(device))
             getattr(model, "_orig_mod", model).load_state_dict(sd)
         opt = _make_optimizer(model, cfg)
-        tqdm.write(f"[phase 2] fine-tuning from best baseline (mIoU {100 * best['baseline']:.2f}) "
-                   f"with CE + {cfg.ar_weight} * AR")
+        what = "CE + %g * AR" % cfg.ar_weight if plan[phase][0] == "ar" else "CE only (control)"
+        tqdm.write(f"[{plan[phase][0]}] fine-tuning from best baseline (mIoU {100 * best['baseline']:.2f}) "
+                   f"with {what}")
 
+    tqdm.write(f"[train-seg] {cfg.dataset}: {n_train} train / {len(va_x)} val images on {device}, batch {bs}, "
+               f"crop {crop}, bf16 {bf16}, {sum(p.numel() for p in model.parameters()) / 1e6:.2f}M params, "
+               f"budget {cfg.time_budget:.0f}s, {'resuming at step %d' % step if resume else 'fresh start'}")
     model.train()
     bar = tqdm(total=round(cfg.time_budget), initial=min(round(elapsed()), round(cfg.time_budget)),
                unit="s", desc="train-seg", disable=None, file=sys.stderr)
@@ -266,9 +286,9 @@ def train(cfg: SegTrainConfig) -> dict[str, Any]:
         # stop early enough that the final validation fits in the budget
         if pr >= 1.0 or (elapsed() + val_cost) / cfg.time_budget >= 1.0:
             break
-        if phase == 1 and use_ar and pr >= p1:
+        if phase + 1 < len(plan) and pr >= plan[phase + 1][1]:
             do_validate()
-            start_phase2()
+            next_phase()
         lr = _lr_at(cfg, pr, phase)
         for g in opt.param_groups:
             g["lr"] = lr
@@ -282,7 +302,7 @@ def train(cfg: SegTrainConfig) -> dict[str, Any]:
         loss = F.cross_entropy(main.float(), y, ignore_index=IGNORE)
         for a in aux:
             loss = loss + cfg.aux_weight * F.cross_entropy(a.float(), y, ignore_index=IGNORE)
-        if phase == 2:
+        if plan[phase][0] == "ar":
             loss = loss + cfg.ar_weight * affinity_loss(main, y, IGNORE)
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -293,7 +313,7 @@ def train(cfg: SegTrainConfig) -> dict[str, Any]:
             if not math.isfinite(lv):
                 raise FloatingPointError(f"training loss became {lv} at step {step}")
             loss_ema = lv if loss_ema is None else 0.9 * loss_ema + 0.1 * lv
-            bar.set_postfix(step=step, phase=phase, loss=f"{loss_ema:.3f}", lr=f"{lr:.2e}")
+            bar.set_postfix(step=step, phase=plan[phase][0], loss=f"{loss_ema:.3f}", lr=f"{lr:.2e}")
         now = elapsed()
         if round(now) > shown:
             bar.update(min(round(now), bar.total) - shown)
@@ -303,14 +323,15 @@ def train(cfg: SegTrainConfig) -> dict[str, Any]:
         if now - last_ckpt >= cfg.ckpt_every:
             checkpoint()
     do_validate()
-    if phase == 1 and use_ar:
-        tqdm.write("[warn] budget ended before phase 2 started")
+    if phase + 1 < len(plan):
+        tqdm.write(f"[warn] budget ended in phase {plan[phase][0]}, before the last phase")
     checkpoint()
     bar.close()
 
     summary = {
         "steps": step, "wall_time_s": round(elapsed(), 1), "best_val_mIoU_baseline": best["baseline"],
-        "best_val_mIoU_ar": best["ar"] if best["ar"] >= 0 else None, "best_metrics": best_metrics,
+        "best_val_mIoU_ar": best["ar"] if best["ar"] >= 0 else None,
+        "best_val_mIoU_ft_ce": best["ft_ce"] if best["ft_ce"] >= 0 else None, "best_metrics": best_metrics,
         "model_config": mcfg.to_dict(), "train_config": cfg.to_dict(), "batch_size": bs,
         "bf16": bf16, "device": str(device), "n_train": n_train, "n_val": len(va_x),
         "class_names": list(names),
@@ -320,24 +341,47 @@ def train(cfg: SegTrainConfig) -> dict[str, Any]:
     run.write_json(run.summary, summary)
     name = cfg.export_name or f"seg-{cfg.dataset}.safetensors"
     export(run.dir, run.dir / "export" / name, which="best")
-    for key in ("baseline", "ar"):
+    for key in _PHASE_KEYS:
         if key in best_metrics:
             tqdm.write(f"best {key} (step {best_metrics[key]['step']}):\n{format_table(best_metrics[key])}")
     return summary
 
 
+def _summary_from_checkpoint(run: _Run) -> dict[str, Any]:
+    ck = torch.load(run.ckpt, map_location="cpu", weights_only=True)
+    tc = json.loads(ck["train_config"])
+    dev = torch.device(tc["device"])
+    return {
+        "steps": int(ck["step"]), "wall_time_s": round(float(ck["elapsed"]), 1),
+        "best_val_mIoU_baseline": ck["best"]["baseline"],
+        "best_val_mIoU_ar": ck["best"]["ar"] if ck["best"]["ar"] >= 0 else None,
+        "best_val_mIoU_ft_ce": ck["best"]["ft_ce"] if ck["best"]["ft_ce"] >= 0 else None,
+        "best_metrics": json.loads(ck["best_metrics"]), "model_config": ck["model_config"],
+        "train_config": tc, "batch_size": tc["batch_size"] or (16 if dev.type == "cuda" else 4),
+        "bf16": dev.type == "cuda" if tc["bf16"] is None else tc["bf16"], "device": str(dev),
+        "n_train": None, "n_val": None, "class_names": list(class_names(tc["dataset"])), "gpu": None,
+        "note": "exported from checkpoint.pt of a run that did not reach its end",
+    }
+
+
 def export(run_dir: str | Path, out_path: str | Path, which: str = "best") -> dict[str, Any]:
-    """Export best_baseline / best_ar (`which` = 'baseline', 'ar' or 'best': the higher val mIoU)
+    """Export best_baseline / best_ft_ce / best_ar (`which` = one of those keys, or 'best': the
+    highest val mIoU)
     with `codec.model_store.save_weights`; returns the card."""
     from ..codec.model_store import save_weights  # codec depends on models, not the reverse at import
 
     run = _Run(run_dir)
-    if not run.summary.is_file():
-        raise FileNotFoundError(f"{run.summary} not found: the run has not finished")
-    s = json.loads(run.summary.read_text())
-    scores = {"baseline": s["best_val_mIoU_baseline"], "ar": s["best_val_mIoU_ar"]}
+    if run.summary.is_file():
+        s = json.loads(run.summary.read_text())
+    elif run.ckpt.is_file():
+        s = _summary_from_checkpoint(run)  # a run cut off before its end: export what it has
+    else:
+        raise FileNotFoundError(f"neither {run.summary} nor {run.ckpt} exists")
+    scores = {"baseline": s["best_val_mIoU_baseline"], "ft_ce": s.get("best_val_mIoU_ft_ce"),
+              "ar": s["best_val_mIoU_ar"]}
     if which == "best":
-        which = "ar" if scores["ar"] is not None and scores["ar"] > scores["baseline"] else "baseline"
+        # ties go to the earlier (simpler) phase
+        which = max((k for k in _PHASE_KEYS if scores[k] is not None), key=lambda k: scores[k])
     if which not in scores or not run.best(which).is_file():
         raise FileNotFoundError(f"no best_{which} weights in {run_dir}")
     state = load_file(str(run.best(which)))
@@ -353,14 +397,17 @@ def export(run_dir: str | Path, out_path: str | Path, which: str = "best") -> di
         "train_config": tc,
         "training_command": (
             "python -c \"from gcodec.models.train_seg import SegTrainConfig, train; "
-            f"train(SegTrainConfig.from_dict({json.dumps(tc)}))\""
+            f"train(SegTrainConfig.from_dict({tc!r}))\""
         ),
         "batch_size": s["batch_size"], "bf16": s["bf16"], "device": s["device"], "gpu": s["gpu"],
         "n_train": s["n_train"], "n_val": s["n_val"],
         "steps": s["steps"], "wall_time_s": s["wall_time_s"],
         "exported": which, "exported_step": bm["step"],
-        "val_mIoU_baseline": scores["baseline"], "val_mIoU_ar_finetune": scores["ar"],
+        "val_mIoU_baseline": scores["baseline"], "val_mIoU_ce_finetune": scores["ft_ce"],
+        "val_mIoU_ar_finetune": scores["ar"],
         "val_mIoU": bm["mIoU"], "val_mAcc": bm["mAcc"], "val_aAcc": bm["aAcc"],
         "val_per_class_IoU": bm["IoU"], "val_per_class_Acc": bm["Acc"],
     }
+    if "note" in s:
+        card["note"] = s["note"]
     return save_weights(state, card, out_path)

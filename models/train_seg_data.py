@@ -35,7 +35,7 @@ _CS_ID_TO_TRAIN = {7: 0, 8: 1, 11: 2, 12: 3, 13: 4, 17: 5, 19: 6, 20: 7, 21: 8, 
                    24: 11, 25: 12, 26: 13, 27: 14, 28: 15, 31: 16, 32: 17, 33: 18}
 
 
-def _lut(dataset: str) -> np.ndarray:
+def label_lut(dataset: str) -> np.ndarray:
     lut = np.full(256, IGNORE, dtype=np.uint8)
     if dataset == "camvid":
         lut[: len(CAMVID_CLASSES)] = np.arange(len(CAMVID_CLASSES))
@@ -78,7 +78,8 @@ def list_pairs(root: str | Path, dataset: str, split: str) -> list[tuple[Path, P
     return pairs
 
 
-def _load_pair(pair: tuple[Path, Path], lut: np.ndarray, scale: float) -> tuple[np.ndarray, np.ndarray]:
+def load_pair(pair: tuple[Path, Path], lut: np.ndarray, scale: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+    """One decoded pair: image (H, W, 3) uint8 and label (H, W) uint8 mapped through `lut`."""
     img = Image.open(pair[0]).convert("RGB")
     lab = Image.open(pair[1])
     if lab.mode not in ("L", "P"):
@@ -98,9 +99,9 @@ def load_pairs(
     """Decode all pairs: images (N, 3, H, W) uint8, labels (N, H, W) uint8 with void = 255."""
     if not pairs:
         raise InputError("no image/label pairs found")
-    lut = _lut(dataset)
+    lut = label_lut(dataset)
     with ThreadPoolExecutor(4) as ex:
-        loaded = list(ex.map(lambda p: _load_pair(p, lut, scale), pairs))
+        loaded = list(ex.map(lambda p: load_pair(p, lut, scale), pairs))
     shapes = {im.shape for im, _ in loaded}
     if len(shapes) != 1:
         raise InputError(f"images of one split must share a size, got {sorted(shapes)[:3]}")
@@ -109,29 +110,36 @@ def load_pairs(
     return imgs.to(device), labs.to(device)
 
 
-def load_dataset(
-    root: str | Path, dataset: str, val_fraction: float = 0.0, scale: float = 1.0,
-    device: str | torch.device = "cpu",
-) -> tuple[tuple[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]:
-    """((train images, labels), (val images, labels)). Uses the dataset's own train/val split
-    when present; otherwise (or when val_fraction > 0) holds out the last `val_fraction` of the
-    sorted frames (a contiguous tail, so neighbouring video frames rarely straddle the split)."""
-    if dataset == "camvid":
-        train, val = list_pairs(root, dataset, "train"), list_pairs(root, dataset, "val")
-    else:
-        train, val = list_pairs(root, dataset, "train"), list_pairs(root, dataset, "val")
-        if not train:
-            train, val = list_pairs(root, dataset, "all"), []
+def split_pairs(
+    root: str | Path, dataset: str, val_fraction: float = 0.0
+) -> tuple[list[tuple[Path, Path]], list[tuple[Path, Path]]]:
+    """(train pairs, val pairs). Uses the dataset's own train/val split when present; otherwise
+    (or when val_fraction > 0) holds out the last `val_fraction` of the sorted frames (a
+    contiguous tail, so neighbouring video frames rarely straddle the split)."""
+    if not Path(root).is_dir():
+        raise InputError(f"data directory {root} not found")
+    train, val = list_pairs(root, dataset, "train"), list_pairs(root, dataset, "val")
+    if dataset == "cityscapes" and not train and not val:
+        train = list_pairs(root, dataset, "all")
     if val_fraction > 0 or not val:
         allp = train + val
         if val_fraction <= 0:
             raise InputError(f"{root} has no validation split: set a val fraction")
         n_val = max(1, int(math.ceil(len(allp) * val_fraction)))
         if n_val >= len(allp):
-            raise InputError(f"val fraction {val_fraction} leaves no training images")
+            raise InputError(f"val fraction {val_fraction} leaves no training images in {root}")
         train, val = allp[:-n_val], allp[-n_val:]
     if not train:
         raise InputError(f"no training pairs found under {root} for dataset {dataset}")
+    return train, val
+
+
+def load_dataset(
+    root: str | Path, dataset: str, val_fraction: float = 0.0, scale: float = 1.0,
+    device: str | torch.device = "cpu",
+) -> tuple[tuple[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]:
+    """((train images, labels), (val images, labels)) decoded into uint8 tensors on `device`."""
+    train, val = split_pairs(root, dataset, val_fraction)
     return load_pairs(train, dataset, scale, device), load_pairs(val, dataset, scale, device)
 
 
