@@ -7,10 +7,10 @@ import sys
 
 import click
 
-from .main import main
+from .main import cli
 
 
-@main.group()
+@cli.group()
 def train() -> None:
     """Train a model (GC image codec, segmentation network)."""
 

@@ -41,6 +41,7 @@ def save_weights(state: dict[str, torch.Tensor], card: dict[str, Any], path: str
     os.close(fd)
     try:
         save_file(tensors, tmp)
+        os.chmod(tmp, 0o644)  # mkstemp creates 0600; weights are meant to be shared
         card = dict(card, sha256=sha256_file(tmp), bytes=os.path.getsize(tmp))
         os.replace(tmp, path)
     except BaseException:

@@ -1,0 +1,222 @@
+"""`gcodec encode`, `decode`, `info` and `models`."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, Callable
+
+import click
+
+from ..bitstream.errors import GcodecError, InputError
+from .main import cli
+
+SUFFIX = ".gcodec"
+
+
+def _outputs(inputs: tuple[str, ...], out: str | None, outdir: str | None, suffix: str) -> list[str]:
+    """Output path for each input; validated before any work starts."""
+    if bool(out) == bool(outdir):
+        raise InputError("give exactly one of -o OUT or -d OUTDIR")
+    if out:
+        if len(inputs) != 1:
+            raise InputError("-o takes a single input; use -d OUTDIR for several")
+        return [out]
+    if "-" in inputs:
+        raise InputError("standard input ('-') needs -o")
+    if not Path(outdir).is_dir():
+        raise InputError(f"output folder {outdir} does not exist")
+    names = [Path(outdir) / (Path(i).stem + suffix) for i in inputs]
+    if len(set(names)) != len(names):
+        raise InputError("several inputs share a file name stem; -d would write them to the same output")
+    return [str(n) for n in names]
+
+
+def _run_all(inputs: tuple[str, ...], outputs: list[str], work: Callable[[str, str], dict[str, Any]],
+             jobs: int, as_json: bool) -> None:
+    """Process every input; report bad ones and carry on; exit 1 if any failed."""
+    if jobs < 1:
+        raise InputError(f"--jobs must be >= 1, got {jobs}")
+    if jobs > 1:
+        import torch
+
+        torch.set_num_threads(max(1, (os.cpu_count() or 1) // jobs))
+
+    def one(pair: tuple[str, str]) -> tuple[str, dict[str, Any] | None, str | None]:
+        src, dst = pair
+        try:
+            return src, work(src, dst), None
+        except GcodecError as e:
+            return src, None, str(e)
+
+    failed = 0
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        for src, result, err in pool.map(one, zip(inputs, outputs)):
+            if err is not None:
+                failed += 1
+                if as_json:
+                    click.echo(json.dumps({"input": src, "error": err}))
+                click.echo(f"gcodec: error: {err if err.startswith(src) else f'{src}: {err}'}", err=True)
+            elif as_json:
+                click.echo(json.dumps(result))
+            else:
+                click.echo(result.pop("_line"), err=True)
+    if failed:
+        raise SystemExit(1)
+
+
+def _device_option(f: Callable) -> Callable:
+    return click.option("--device", default="auto", show_default=True,
+                        help="auto (GPU when present), cpu or cuda.")(f)
+
+
+@cli.command()
+@click.argument("inputs", nargs=-1, required=True)
+@click.option("-o", "--out", help="Output file ('-' for standard output); single input only.")
+@click.option("-d", "--outdir", help=f"Output folder: one INPUT-stem{SUFFIX} per input.")
+@click.option("--model", "-m", default=None, help="Model name or .safetensors path (default: gc-c6).")
+@click.option("--bpp", type=float, default=None, help="Pick the shipped GC model closest to this rate.")
+@_device_option
+@click.option("--jobs", "-j", default=1, show_default=True, help="Files processed in parallel.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per file on stdout.")
+@click.option("--force", is_flag=True, help="Overwrite existing outputs.")
+def encode(inputs: tuple[str, ...], out: str | None, outdir: str | None, model: str | None, bpp: float | None,
+           device: str, jobs: int, as_json: bool, force: bool) -> None:
+    """Compress images to .gcodec files."""
+    from ..codec.api import Codec, model_for_bpp
+    from ..codec.gc_codec import pick_device
+    from ..codec.image_io import decode_image, read_bytes, write_atomic
+    from ..codec.registry import resolve_model
+
+    if model and bpp is not None:
+        raise InputError("give --model or --bpp, not both")
+    outputs = _outputs(inputs, out, outdir, SUFFIX)
+    if out == "-" and as_json:
+        raise InputError("--json and -o - would both write to standard output")
+    for dst in outputs:
+        if dst != "-" and Path(dst).exists() and not force:
+            raise InputError(f"{dst} exists (use --force to overwrite)")
+    name = model_for_bpp(bpp).name if bpp is not None else model
+    resolve_model(name or "gc-c6", kind="gc")  # unknown names fail before any work
+    codec = Codec(pick_device(device))
+
+    def work(src: str, dst: str) -> dict[str, Any]:
+        t0 = time.perf_counter()
+        image = decode_image(read_bytes(src), src)
+        data = codec.encode_image(image, name)
+        write_atomic(dst, data, force)
+        h, w = image.shape[:2]
+        secs = time.perf_counter() - t0
+        bpp_ = 8 * len(data) / (h * w)
+        return {"input": src, "output": dst, "bytes": len(data), "bpp": round(bpp_, 5), "width": w, "height": h,
+                "seconds": round(secs, 3),
+                "_line": f"{src} -> {dst}: {len(data)} bytes, {bpp_:.4f} bpp, {secs:.2f} s"}
+
+    _run_all(inputs, outputs, work, jobs, as_json)
+
+
+@cli.command()
+@click.argument("inputs", nargs=-1, required=True)
+@click.option("-o", "--out", help="Output PNG ('-' for standard output); single input only.")
+@click.option("-d", "--outdir", help="Output folder: one INPUT-stem.png per input.")
+@click.option("--model", "-m", default=None, help="Model file, when the container's model is not shipped.")
+@click.option("--reference", "-r", default=None, help="Original image: also print PSNR and MS-SSIM against it.")
+@click.option("--half", is_flag=True, help="Run the generator in reduced precision (faster on GPUs).")
+@_device_option
+@click.option("--jobs", "-j", default=1, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per file on stdout.")
+@click.option("--force", is_flag=True, help="Overwrite existing outputs.")
+def decode(inputs: tuple[str, ...], out: str | None, outdir: str | None, model: str | None,
+           reference: str | None, half: bool, device: str, jobs: int, as_json: bool, force: bool) -> None:
+    """Decompress .gcodec files to PNG."""
+    from ..codec.api import Codec
+    from ..codec.gc_codec import pick_device
+    from ..codec.image_io import decode_image, png_bytes, read_bytes, write_atomic
+    from ..codec.metrics import ms_ssim, psnr
+
+    outputs = _outputs(inputs, out, outdir, ".png")
+    if reference and len(inputs) != 1:
+        raise InputError("--reference takes a single input")
+    if out == "-" and as_json:
+        raise InputError("--json and -o - would both write to standard output")
+    for dst in outputs:
+        if dst != "-" and Path(dst).exists() and not force:
+            raise InputError(f"{dst} exists (use --force to overwrite)")
+    ref_image = decode_image(read_bytes(reference), reference) if reference else None
+    codec = Codec(pick_device(device), half=half)
+
+    def work(src: str, dst: str) -> dict[str, Any]:
+        t0 = time.perf_counter()
+        data = read_bytes(src)
+        c, image = codec.decode(data, model)
+        write_atomic(dst, png_bytes(image), force)
+        secs = time.perf_counter() - t0
+        pixels = int(image.shape[0] * image.shape[1])
+        result = {"input": src, "output": dst, "bytes": len(data), "bpp": round(8 * len(data) / pixels, 5),
+                  "seconds": round(secs, 3)}
+        line = f"{src} -> {dst}: {result['bpp']:.4f} bpp, {secs:.2f} s"
+        if ref_image is not None:
+            if ref_image.shape != image.shape:
+                raise InputError(f"reference is {ref_image.shape[1]}x{ref_image.shape[0]}, "
+                                 f"decoded image {image.shape[1]}x{image.shape[0]}")
+            result["psnr"] = round(psnr(image, ref_image), 3)
+            result["ms_ssim"] = round(ms_ssim(image, ref_image), 4)
+            line += f", PSNR {result['psnr']:.2f} dB, MS-SSIM {result['ms_ssim']:.4f}"
+        result["_line"] = line
+        return result
+
+    _run_all(inputs, outputs, work, jobs, as_json)
+
+
+@cli.command()
+@click.argument("file")
+@click.option("--json", "as_json", is_flag=True)
+def info(file: str, as_json: bool) -> None:
+    """Show what a .gcodec file holds."""
+    from ..codec.api import describe
+    from ..codec.image_io import read_bytes
+
+    d = describe(read_bytes(file))
+    if as_json:
+        click.echo(json.dumps(d))
+        return
+    size = "x".join(str(v) for v in reversed(d["size"][-2:])) + (f", {d['size'][0]} frames" if len(d["size"]) == 3 else "")
+    click.echo(f"{file}: {d['kind']}, {size}, {d['bytes']} bytes, {d['bpp']:.4f} bpp")
+    if d["model"]:
+        click.echo(f"  model   {d['model']} ({d['model_digest']})")
+    click.echo(f"  header  {d['header_bytes']} bytes")
+    for tag, n in d["section_bytes"].items():
+        click.echo(f"  section {tag}: {n} bytes")
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True)
+def models(as_json: bool) -> None:
+    """List the shipped models with their measured rate and quality."""
+    from ..codec.registry import DEFAULT_IMAGE_MODEL, shipped_models
+
+    rows = []
+    for m in shipped_models():
+        v = m.card.get("validation", {})
+        e = m.card.get("eval", {})
+        rows.append({"name": m.name, "kind": m.kind, "default": m.name == DEFAULT_IMAGE_MODEL,
+                     "mb": round(m.path.stat().st_size / 1e6, 1), "validation": v, "eval": e})
+    if as_json:
+        click.echo(json.dumps(rows))
+        return
+    click.echo(f"{'name':<12} {'kind':<13} {'MB':>5}  measured")
+    for r in rows:
+        e, v = r["eval"], r["validation"]
+        if e:
+            meas = f"eval set: {e['bpp']:.4f} bpp, PSNR {e['psnr']:.2f} dB, MS-SSIM {e['ms_ssim']:.4f}"
+        elif "val_psnr" in v:
+            meas = f"validation: {v.get('val_bpp_ideal', float('nan')):.4f} bpp, PSNR {v['val_psnr']:.2f} dB, MS-SSIM {v['val_msssim']:.4f}"
+        elif "mIoU" in v:
+            meas = f"validation: mIoU {100 * v['mIoU']:.2f}"
+        else:
+            meas = ""
+        click.echo(f"{r['name'] + (' *' if r['default'] else ''):<12} {r['kind']:<13} {r['mb']:>5}  {meas}")

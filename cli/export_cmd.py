@@ -1,0 +1,29 @@
+"""`gcodec export RUN_DIR -o weights/NAME.safetensors`: a training run to shipped weights."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from .main import cli
+
+
+@cli.command("export")
+@click.argument("run_dir", type=click.Path(exists=True, file_okay=False))
+@click.option("-o", "--out", required=True, type=click.Path(dir_okay=False), help="Output .safetensors path.")
+@click.option("--name", default=None, help="Model name (default: the output file's stem).")
+@click.option("--data-note", default="", help="What the training data was, for the model card.")
+@click.option("--trained-on", default="", help="Hardware the run used, for the model card.")
+@click.option("--force", is_flag=True, help="Overwrite an existing output.")
+def export(run_dir: str, out: str, name: str | None, data_note: str, trained_on: str, force: bool) -> None:
+    """Export a GC/SC training run as safetensors weights plus a JSON model card."""
+    from ..bitstream.errors import InputError
+    from ..codec.export import export_run
+
+    if not out.endswith(".safetensors"):
+        raise InputError("the output must end in .safetensors")
+    if Path(out).exists() and not force:
+        raise InputError(f"{out} exists (use --force to overwrite)")
+    card = export_run(run_dir, out, name or Path(out).stem, data_note, trained_on)
+    click.echo(f"wrote {out} ({card['bytes'] / 1e6:.1f} MB, sha256 {card['sha256'][:12]}...)")

@@ -1,0 +1,79 @@
+"""File-level encode/decode for every payload kind, with a cache of loaded models.
+
+The CLI and the evaluation call this; it picks the codec from the payload kind
+in the container and the model from the id the container names.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+
+from ..bitstream.container import Container, PayloadKind, unpack
+from ..bitstream.errors import InputError, UnsupportedError
+from . import gc_codec
+from .registry import DEFAULT_IMAGE_MODEL, ModelRef, resolve_model, shipped_models
+
+KIND_NAMES = {
+    PayloadKind.GC_IMAGE: "gc-image",
+    PayloadKind.LABEL_MAP: "labelmap",
+    PayloadKind.SC_IMAGE: "sc-image",
+    PayloadKind.VIDEO: "video",
+}
+
+
+def model_for_bpp(bpp: float) -> ModelRef:
+    """The shipped GC model with the highest measured rate not above `bpp` (else the lowest)."""
+    if not bpp > 0:
+        raise InputError(f"--bpp must be positive, got {bpp}")
+    rated = [(m.card.get("validation", {}).get("val_bpp_ideal"), m) for m in shipped_models("gc")]
+    rated = sorted((r, m) for r, m in rated if r is not None)
+    if not rated:
+        raise InputError("no shipped GC model records its rate")
+    fitting = [m for r, m in rated if r <= bpp]
+    return fitting[-1] if fitting else rated[0][1]
+
+
+@dataclass
+class Codec:
+    device: torch.device = field(default_factory=lambda: gc_codec.pick_device("auto"))
+    half: bool = False  # reduced-precision generator on decode
+    _gc: dict[str, gc_codec.LoadedGC] = field(default_factory=dict)
+
+    def gc(self, ref: ModelRef) -> gc_codec.LoadedGC:
+        key = str(ref.path)
+        if key not in self._gc:
+            self._gc[key] = gc_codec.load_gc(ref, self.device)
+        return self._gc[key]
+
+    def encode_image(self, image: np.ndarray, model: str | None = None) -> bytes:
+        ref = resolve_model(model or DEFAULT_IMAGE_MODEL, kind="gc")
+        return gc_codec.compress(self.gc(ref), image)
+
+    def decode(self, data: bytes, model: str | None = None) -> tuple[Container, np.ndarray]:
+        """Container bytes -> (container, decoded array)."""
+        c = unpack(data)
+        if c.kind == PayloadKind.GC_IMAGE:
+            ref = resolve_model(model or c.model_id, kind="gc")
+            return c, gc_codec.decompress(self.gc(ref), c, half=self.half)
+        raise UnsupportedError(f"decoding {KIND_NAMES[c.kind]} files is not supported by this version")
+
+
+def describe(data: bytes) -> dict[str, Any]:
+    """What `gcodec info` prints: kind, size, model, bytes per section and bpp."""
+    c = unpack(data)
+    section_bytes = {str(tag): len(payload) for tag, payload in c.sections}
+    pixels = int(np.prod(c.size))
+    return {
+        "kind": KIND_NAMES[c.kind],
+        "size": list(c.size),
+        "model": c.model_id or None,
+        "model_digest": c.model_digest.hex() if c.model_id else None,
+        "bytes": len(data),
+        "header_bytes": len(data) - sum(section_bytes.values()),
+        "section_bytes": section_bytes,
+        "bpp": 8 * len(data) / pixels,
+    }

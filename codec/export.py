@@ -1,0 +1,87 @@
+"""Turn a GC/SC training run into a shipped weights file and model card.
+
+A run folder holds `config.json` and `log.jsonl` from `gcodec train gc`, and
+either `checkpoint.pt` (our own training state) or `model.safetensors` (model
+weights only, as copied back from a remote GPU). The export keeps the encoder,
+quantizer, prior and generator (not the discriminator), stores conv weights in
+float16 to halve the file, and freezes the prior into integer probability tables
+(`entropy.tables`) so that every machine entropy-codes with identical numbers.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from safetensors.torch import load_file
+
+from ..bitstream.entropy import PRECISION, quantize_pmf
+from ..bitstream.errors import InputError
+from ..models.gc import GCModel
+from ..models.sc import SCModel
+from ..models.train_gc import GCTrainConfig
+from .model_store import save_weights
+
+TABLES_KEY = "entropy.tables"
+
+
+def integer_tables(logits: torch.Tensor) -> torch.Tensor:
+    """(C, L) logits -> (C, L) int32 tables summing to 2**PRECISION (computed once, in float64)."""
+    lg = logits.detach().double().cpu().numpy()
+    pmf = np.exp(lg - lg.max(axis=1, keepdims=True))
+    return torch.from_numpy(quantize_pmf(pmf, PRECISION).astype(np.int32))
+
+
+def _read_run(run_dir: Path) -> tuple[GCTrainConfig, dict[str, torch.Tensor], list[dict[str, Any]]]:
+    cfg_path = run_dir / "config.json"
+    if not cfg_path.is_file():
+        raise InputError(f"{run_dir} is not a gcodec training run (no config.json)")
+    cfg = GCTrainConfig.from_dict(json.loads(cfg_path.read_text()))
+    if (run_dir / "model.safetensors").is_file():
+        state = load_file(str(run_dir / "model.safetensors"))
+    elif (run_dir / "checkpoint.pt").is_file():
+        # our own training state; weights_only refuses arbitrary pickled objects
+        state = torch.load(run_dir / "checkpoint.pt", map_location="cpu", weights_only=True)["model"]
+    else:
+        raise InputError(f"{run_dir} has neither checkpoint.pt nor model.safetensors")
+    log_path = run_dir / "log.jsonl"
+    log = [json.loads(line) for line in log_path.read_text().splitlines() if line.strip()] if log_path.is_file() else []
+    return cfg, state, log
+
+
+def export_run(run_dir: str | Path, out_path: str | Path, name: str, data_note: str = "",
+               trained_on: str = "") -> dict[str, Any]:
+    """Write `out_path` (.safetensors) and its card; returns the card."""
+    run_dir = Path(run_dir)
+    cfg, state, log = _read_run(run_dir)
+    model = SCModel(cfg.model) if cfg.semantic else GCModel(cfg.model)
+    model.load_state_dict({k: v.float() for k, v in state.items()})
+    tensors = {k: (v.half() if v.is_floating_point() and v.ndim > 1 else v.float())
+               for k, v in model.state_dict().items()}
+    tensors[TABLES_KEY] = integer_tables(model.prior.logits)
+    final = log[-1] if log else {}
+    card = {
+        "name": name,
+        "kind": "sc" if cfg.semantic else "gc",
+        "architecture": f"gcodec.models.{'sc.SCModel' if cfg.semantic else 'gc.GCModel'}",
+        "config": cfg.model.to_dict(),
+        "entropy": {"tables": TABLES_KEY, "dtype": "int32", "precision": PRECISION,
+                    "note": "per-channel categorical tables over the L centers; rows sum to 2**precision"},
+        "training": {
+            "command": cfg.command,
+            "data": data_note or cfg.data,
+            "labels": cfg.labels or None,
+            "steps": final.get("step"),
+            "wall_seconds": final.get("elapsed"),
+            "hardware": trained_on or None,
+            "config": {k: v for k, v in cfg.to_dict().items() if k not in ("model", "command")},
+        },
+        "validation": {k: final[k] for k in ("val_psnr", "val_msssim", "val_bpp_ideal") if k in final},
+        "validation_note": f"{cfg.val_count} images held out of the training folder (by name hash), "
+                           "centre crops of at most 384x384; bpp is the ideal -log2 p under the learned prior",
+        "log": log,
+    }
+    return save_weights(tensors, card, out_path)

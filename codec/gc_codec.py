@@ -1,0 +1,118 @@
+"""GC image payloads: an image <-> a container of entropy-coded latent symbols.
+
+Section layout of a GC image (kind 1), see bitstream/FORMAT.md:
+  tag 1  latents: the C x ceil(H/16) x ceil(W/16) symbols in channel-major order,
+         ANS-coded under the model's per-channel integer tables.
+The latent shape follows from the original size in the header and the model's C,
+so no other side information is stored.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from ..bitstream.container import Container, PayloadKind, pack
+from ..bitstream.entropy import decode_categorical, encode_categorical
+from ..bitstream.errors import FormatError, InputError, UnsupportedError
+from ..models.gc import STRIDE, GCConfig, GCModel, pad_to_multiple
+from .export import TABLES_KEY
+from .model_store import load_weights
+from .registry import ModelRef
+
+SECTION_LATENTS = 1
+MIN_SIDE = 1
+
+
+@dataclass
+class LoadedGC:
+    ref: ModelRef
+    model: GCModel
+    tables: np.ndarray  # int64 (C, L)
+    device: torch.device
+
+    @property
+    def cfg(self) -> GCConfig:
+        return self.model.cfg
+
+
+def pick_device(name: str = "auto") -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise InputError("--device cuda: no CUDA GPU is available")
+    if name not in ("cpu", "cuda") and not name.startswith("cuda:"):
+        raise InputError(f"unknown device {name!r} (auto, cpu or cuda)")
+    return torch.device(name)
+
+
+def load_gc(ref: ModelRef, device: torch.device) -> LoadedGC:
+    state, card = load_weights(ref.path)
+    try:
+        cfg = GCConfig.from_dict(card["config"])
+        tables = state.pop(TABLES_KEY).numpy().astype(np.int64)
+        model = GCModel(cfg)
+        model.load_state_dict({k: v.float() for k, v in state.items()})
+    except (KeyError, ValueError, RuntimeError, TypeError) as e:
+        raise InputError(f"{ref.path} is not a valid GC model: {str(e).splitlines()[0]}") from None
+    if tables.shape != (cfg.channels, cfg.levels):
+        raise InputError(f"{ref.path}: entropy tables have shape {tables.shape}, expected {(cfg.channels, cfg.levels)}")
+    return LoadedGC(ref, model.eval().to(device), tables, device)
+
+
+def latent_shape(cfg: GCConfig, height: int, width: int) -> tuple[int, int, int]:
+    return cfg.channels, -(-height // STRIDE), -(-width // STRIDE)
+
+
+def to_tensor(image: np.ndarray, device: torch.device) -> torch.Tensor:
+    """uint8 (H, W, 3) -> float (1, 3, H, W) in [-1, 1]."""
+    return torch.from_numpy(image).to(device).permute(2, 0, 1).unsqueeze(0).float().div(127.5).sub(1.0)
+
+
+def to_uint8(x: torch.Tensor, height: int, width: int) -> np.ndarray:
+    """float (1, 3, H', W') in [-1, 1] -> uint8 (height, width, 3), cropped."""
+    x = x[0, :, :height, :width].float().clamp(-1, 1).add(1).mul(127.5).round().to(torch.uint8)
+    return x.permute(1, 2, 0).cpu().numpy()
+
+
+def check_image(image: np.ndarray) -> None:
+    if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+        raise InputError(f"expected an RGB uint8 image, got {image.dtype} {image.shape}")
+
+
+@torch.inference_mode()
+def compress(gc: LoadedGC, image: np.ndarray) -> bytes:
+    """RGB uint8 (H, W, 3) -> container bytes."""
+    check_image(image)
+    h, w = image.shape[:2]
+    x = pad_to_multiple(to_tensor(image, gc.device))
+    symbols = gc.model.encode_symbols(x)[0].cpu().numpy()  # (C, h, w)
+    channel = np.broadcast_to(np.arange(symbols.shape[0])[:, None, None], symbols.shape)
+    payload = encode_categorical(symbols.reshape(-1), gc.tables, channel.reshape(-1))
+    c = Container(PayloadKind.GC_IMAGE, (h, w), gc.ref.name, gc.ref.digest, ((SECTION_LATENTS, payload),))
+    return pack(c)
+
+
+def decode_latents(gc: LoadedGC, c: Container) -> np.ndarray:
+    """Container -> int64 symbols (C, h, w); exact on every machine (CPU integer tables)."""
+    h, w = c.size
+    shape = latent_shape(gc.cfg, h, w)
+    channel = np.repeat(np.arange(shape[0]), shape[1] * shape[2])
+    return decode_categorical(c.section(SECTION_LATENTS), gc.tables, channel).reshape(shape)
+
+
+@torch.inference_mode()
+def decompress(gc: LoadedGC, c: Container, half: bool = False) -> np.ndarray:
+    """Container -> RGB uint8 (H, W, 3)."""
+    if c.kind != PayloadKind.GC_IMAGE:
+        raise UnsupportedError(f"not a GC image file (payload kind {int(c.kind)})")
+    if c.model_id != gc.ref.name or c.model_digest != gc.ref.digest:
+        raise FormatError(f"file was written by model {c.model_id} ({c.model_digest.hex()}), "
+                          f"not {gc.ref.name} ({gc.ref.digest.hex()})")
+    symbols = torch.from_numpy(decode_latents(gc, c)).unsqueeze(0).to(gc.device)
+    with torch.autocast(gc.device.type, dtype=torch.bfloat16 if gc.device.type == "cpu" else torch.float16,
+                        enabled=half):
+        x = gc.model.decode_symbols(symbols)
+    return to_uint8(x, *c.size)
