@@ -194,8 +194,12 @@ def evaluate(
     plot: Path | None = None,
     extra_codecs: dict[str, Callable[..., Any] | Codec] | None = None,
     progress: bool = True,
+    *,
+    bpp_range: tuple[float, float] = (0.01, 0.2),
 ) -> dict[str, Any]:
     """Run every codec at every setting on every image; return (and optionally save) the results.
+
+    With `progress`, shows a tqdm bar on stderr and prints `format_table(results, bpp_range)` at the end.
 
     Result layout: {"meta": {...}, "images": [{"name", "path", "height", "width"}],
     "codecs": {name: {"settings", "setting_name", "counted", "kind", "per_image": [row, ...],
@@ -248,6 +252,8 @@ def evaluate(
         from .rd_plot import plot_rd
 
         plot_rd(results, Path(plot))
+    if progress:  # interactive runs end with the readable table; library callers use format_table
+        print(format_table(results, bpp_range))
     return results
 
 
@@ -350,18 +356,16 @@ def _main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--json", type=Path, default=None, help="write results here")
     ap.add_argument("--plot", type=Path, default=None, help="write the RD plot (PNG) here")
     ap.add_argument("--bpp-range", type=float, nargs=2, default=(0.01, 0.2), metavar=("LO", "HI"))
-    ap.add_argument("--no-progress", action="store_true")
     args = ap.parse_args(argv)
     try:
         import torch
 
         torch.set_num_threads(1)  # MS-SSIM is the only torch user here; the CPU is shared
         names = parse_codec_spec(args.codecs)
-        res = evaluate(list_images(args.images), names, args.json, args.plot, progress=not args.no_progress)
+        res = evaluate(list_images(args.images), names, args.json, args.plot, bpp_range=tuple(args.bpp_range))
     except GcodecError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    print(format_table(res, tuple(args.bpp_range)))
     print(f"\n{len(res['images'])} images, {sum(len(e['per_image']) for e in res['codecs'].values())} runs "
           f"in {res['meta']['seconds']:.0f} s")
     return 0

@@ -132,3 +132,15 @@ def test_codec_output_accepted_and_shape_checked(two_images: list[Path]) -> None
     assert math.isinf(pt["psnr"]) and pt["ms_ssim"] == pytest.approx(1.0)
     assert pt["texture_retention"] == pytest.approx(1.0)
     assert pt["encode_s"] == 0.5 and pt["decode_s"] == 0.25
+
+
+def test_progress_run_prints_table_and_plot_range(two_images: list[Path], tmp_path: Path,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    from gcodec.codec.rd_plot import plot_rd
+
+    res = evaluate(two_images[:1], ["gcodec:toy"], None, None, extra_codecs={"gcodec:toy": Posterize()},
+                   progress=True, bpp_range=(1.0, 8.0))
+    out = capsys.readouterr().out
+    assert "gcodec:toy" in out and "MS-SSIM at equal rate" in out
+    png = plot_rd(res, tmp_path / "p.png", bpp_range=(1.0, 8.0), title="toy")
+    assert png.read_bytes()[:4] == b"\x89PNG"
