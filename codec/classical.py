@@ -322,6 +322,8 @@ def _all_codecs() -> dict[str, ClassicalCodec]:
 
 
 CODECS: dict[str, ClassicalCodec] = _all_codecs()
+# codec name -> its settings, lowest rate first (quality rises, QP/CRF falls along each list)
+SETTINGS: dict[str, list[int]] = {n: list(c.settings) for n, c in CODECS.items()}
 
 # ffmpeg encoder/decoder each codec needs; pillow codecs need a pillow feature instead
 _FFMPEG_NEEDS = {"hevc": ("libx265", "hevc"), "av1": ("libaom-av1", "av1"), "vvc": ("libvvenc", "vvc")}
