@@ -1,0 +1,122 @@
+"""Image quality and rate metrics, defined as /work/shared/EVAL.md defines them.
+
+All image arguments are uint8 RGB arrays of shape HxWx3 (decoded images are
+rounded to uint8 before they get here). PSNR is over all pixels and channels;
+MS-SSIM is pytorch_msssim's with data_range=255; texture energy is the mean
+squared difference between the PIL grayscale image and its GaussianBlur(1.5).
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from typing import Sequence
+
+import numpy as np
+from PIL import Image, ImageFilter
+
+from ..bitstream.errors import InputError
+
+# pytorch_msssim uses 5 scales with an 11-tap window: each side must exceed (11 - 1) * 2**4 = 160 px.
+MS_SSIM_MIN_SIDE = 161
+TEXTURE_BLUR_SIGMA = 1.5
+
+
+def _check_rgb(x: np.ndarray, what: str) -> np.ndarray:
+    x = np.asarray(x)
+    if x.dtype != np.uint8 or x.ndim != 3 or x.shape[2] != 3:
+        raise InputError(f"{what} must be a uint8 HxWx3 RGB array, got dtype {x.dtype} shape {x.shape}")
+    return x
+
+
+def _check_pair(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    a = _check_rgb(a, "first image")
+    b = _check_rgb(b, "second image")
+    if a.shape != b.shape:
+        raise InputError(f"images differ in shape: {a.shape} vs {b.shape}")
+    return a, b
+
+
+def psnr(a: np.ndarray, b: np.ndarray) -> float:
+    """RGB PSNR in dB over all pixels and channels (peak 255); inf for identical images."""
+    a, b = _check_pair(a, b)
+    mse = float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2))
+    if mse == 0.0:
+        return math.inf
+    return 10.0 * math.log10(255.0**2 / mse)
+
+
+def ms_ssim_reason(h: int, w: int) -> str | None:
+    """Why MS-SSIM cannot be computed for an HxW image, or None if it can."""
+    if min(h, w) < MS_SSIM_MIN_SIDE:
+        return f"MS-SSIM needs both sides >= {MS_SSIM_MIN_SIDE} px, image is {w}x{h}"
+    return None
+
+
+def ms_ssim(a: np.ndarray, b: np.ndarray) -> float:
+    """pytorch_msssim.ms_ssim on RGB with data_range=255; nan (with a warning) if a side < 161 px."""
+    a, b = _check_pair(a, b)
+    reason = ms_ssim_reason(a.shape[0], a.shape[1])
+    if reason is not None:
+        warnings.warn(reason + "; returning nan", stacklevel=2)
+        return math.nan
+    import torch  # local: metrics other than MS-SSIM should not pay for importing torch
+    from pytorch_msssim import ms_ssim as _ms_ssim
+
+    ta = torch.from_numpy(np.array(a, copy=True)).permute(2, 0, 1)[None].double()
+    tb = torch.from_numpy(np.array(b, copy=True)).permute(2, 0, 1)[None].double()
+    with torch.no_grad():
+        return float(_ms_ssim(ta, tb, data_range=255, size_average=True))
+
+
+def texture_energy(x: np.ndarray) -> float:
+    """E(x) = mean of (gray(x) - GaussianBlur_1.5(gray(x)))^2, with PIL's convert('L') and GaussianBlur."""
+    x = _check_rgb(x, "image")
+    gray_img = Image.fromarray(x, "RGB").convert("L")
+    blurred = np.asarray(gray_img.filter(ImageFilter.GaussianBlur(TEXTURE_BLUR_SIGMA)), dtype=np.float64)
+    gray = np.asarray(gray_img, dtype=np.float64)
+    return float(np.mean((gray - blurred) ** 2))
+
+
+def texture_retention(decoded: np.ndarray, original: np.ndarray) -> float:
+    """E(decoded) / E(original): 1.0 keeps all fine detail, blur pushes it toward 0; nan if E(original) is 0."""
+    decoded, original = _check_pair(decoded, original)
+    e_orig = texture_energy(original)
+    if e_orig == 0.0:
+        return math.nan
+    return texture_energy(decoded) / e_orig
+
+
+def bpp(num_bytes: int, h: int, w: int) -> float:
+    """Bits per pixel of a whole file: 8 * bytes / (h * w)."""
+    if h <= 0 or w <= 0:
+        raise InputError(f"image size must be positive, got {w}x{h}")
+    if num_bytes < 0:
+        raise InputError(f"byte count must be >= 0, got {num_bytes}")
+    return 8.0 * num_bytes / (h * w)
+
+
+def log_bpp_interp(curve_bpp: Sequence[float], curve_metric: Sequence[float], at_bpp: float) -> float:
+    """Metric of a rate-distortion curve at `at_bpp`, linear in log(bpp) between its points.
+
+    Points are sorted by bpp first; points with a non-finite value or bpp <= 0 are dropped.
+    Returns nan outside the curve's bpp range (no extrapolation).
+    """
+    xs = np.asarray(curve_bpp, dtype=np.float64)
+    ys = np.asarray(curve_metric, dtype=np.float64)
+    if xs.shape != ys.shape or xs.ndim != 1:
+        raise InputError(f"curve_bpp and curve_metric must be 1-D of equal length, got {xs.shape} and {ys.shape}")
+    ok = np.isfinite(xs) & np.isfinite(ys) & (xs > 0)
+    xs, ys = xs[ok], ys[ok]
+    if xs.size == 0 or not (at_bpp > 0) or not math.isfinite(at_bpp):
+        return math.nan
+    order = np.argsort(xs, kind="stable")
+    lx, ys = np.log(xs[order]), ys[order]
+    t = math.log(at_bpp)
+    # a tolerance so the curve's own end points count as inside it despite rounding
+    eps = 1e-12
+    if t < lx[0] - eps or t > lx[-1] + eps:
+        return math.nan
+    if lx.size == 1:
+        return float(ys[0])
+    return float(np.interp(t, lx, ys))
