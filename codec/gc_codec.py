@@ -68,7 +68,7 @@ def latent_shape(cfg: GCConfig, height: int, width: int) -> tuple[int, int, int]
 
 def to_tensor(image: np.ndarray, device: torch.device) -> torch.Tensor:
     """uint8 (H, W, 3) -> float (1, 3, H, W) in [-1, 1]."""
-    return torch.from_numpy(image).to(device).permute(2, 0, 1).unsqueeze(0).float().div(127.5).sub(1.0)
+    return torch.from_numpy(np.ascontiguousarray(image).copy()).to(device).permute(2, 0, 1).unsqueeze(0).float().div(127.5).sub(1.0)
 
 
 def to_uint8(x: torch.Tensor, height: int, width: int) -> np.ndarray:
