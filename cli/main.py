@@ -50,7 +50,3 @@ def main(argv: list[str] | None = None) -> None:
             raise
         click.echo(f"gcodec: internal error: {e.__class__.__name__}: {e} (set GCODEC_DEBUG=1 for a traceback)", err=True)
         sys.exit(2)
-
-
-if __name__ == "__main__":
-    main()

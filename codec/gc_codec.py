@@ -3,7 +3,8 @@
 Section layout of a GC image (kind 1), see bitstream/FORMAT.md:
   tag 1  latents: the C x ceil(H/16) x ceil(W/16) symbols in channel-major order,
          ANS-coded under the model's per-channel integer tables.
-The latent shape follows from the original size in the header and the model's C,
+The latent shape follows from the original size in the header (padded to a multiple
+of 16, at least 32) and the model's C,
 so no other side information is stored.
 """
 
@@ -17,13 +18,12 @@ import torch
 from ..bitstream.container import Container, PayloadKind, pack
 from ..bitstream.entropy import decode_categorical, encode_categorical
 from ..bitstream.errors import FormatError, InputError, UnsupportedError
-from ..models.gc import STRIDE, GCConfig, GCModel, pad_to_multiple
+from ..models.gc import STRIDE, GCConfig, GCModel, pad_to_multiple, padded_size
 from .export import TABLES_KEY
 from .model_store import load_weights
 from .registry import ModelRef
 
 SECTION_LATENTS = 1
-MIN_SIDE = 1
 
 
 @dataclass
@@ -63,7 +63,8 @@ def load_gc(ref: ModelRef, device: torch.device) -> LoadedGC:
 
 
 def latent_shape(cfg: GCConfig, height: int, width: int) -> tuple[int, int, int]:
-    return cfg.channels, -(-height // STRIDE), -(-width // STRIDE)
+    ph, pw = padded_size(height, width)
+    return cfg.channels, ph // STRIDE, pw // STRIDE
 
 
 def to_tensor(image: np.ndarray, device: torch.device) -> torch.Tensor:

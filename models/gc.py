@@ -163,12 +163,19 @@ class GCModel(nn.Module):
         return self.generator(self.quantizer.dequantize(symbols))
 
 
-def pad_to_multiple(x: torch.Tensor, multiple: int = STRIDE) -> torch.Tensor:
-    """Reflect-pad the bottom and right of NCHW `x` to a multiple of `multiple`."""
+MIN_SIDE = 2 * STRIDE  # reflect-padded 3x3 convs need at least 2x2 latents
+
+
+def padded_size(height: int, width: int) -> tuple[int, int]:
+    """Size the networks see: a multiple of 16, at least 32 on each side."""
+    return max(-(-height // STRIDE) * STRIDE, MIN_SIDE), max(-(-width // STRIDE) * STRIDE, MIN_SIDE)
+
+
+def pad_to_multiple(x: torch.Tensor) -> torch.Tensor:
+    """Pad the bottom and right of NCHW `x` to `padded_size` (reflect, or replicate for tiny images)."""
     h, w = x.shape[-2:]
-    ph, pw = (-h) % multiple, (-w) % multiple
+    ph, pw = (v - s for v, s in zip(padded_size(h, w), (h, w)))
     if ph == 0 and pw == 0:
         return x
-    # reflect needs pad < size; replicate covers tiny images
     mode = "reflect" if ph < h and pw < w else "replicate"
     return F.pad(x, (0, pw, 0, ph), mode=mode)

@@ -1,0 +1,53 @@
+"""Shared fixtures: tiny random models in a temporary weights folder, small images."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+FIXTURES = Path(__file__).parent / "fixtures"
+TINY_GC = {"width": 4, "blocks": 1, "channels": 2, "levels": 5, "norm": "channel"}
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _single_thread():
+    torch.set_num_threads(1)  # CI machines have 2 cores; keep tests predictable
+
+
+def make_tiny_gc(path: Path, name: str = "tiny", seed: int = 0) -> Path:
+    from gcodec.codec.export import TABLES_KEY, integer_tables
+    from gcodec.codec.model_store import save_weights
+    from gcodec.models.gc import GCConfig, GCModel
+
+    torch.manual_seed(seed)
+    model = GCModel(GCConfig.from_dict(TINY_GC))
+    with torch.no_grad():  # a skewed prior, as training would learn
+        model.prior.logits.copy_(torch.tensor([[-2.0, 0.0, 2.0, 0.0, -2.0], [-1.0, 1.0, 1.5, 0.5, -1.0]]))
+    state = dict(model.state_dict())
+    state[TABLES_KEY] = integer_tables(model.prior.logits)
+    card = {"name": name, "kind": "gc", "config": TINY_GC, "validation": {"val_bpp_ideal": 0.01}}
+    save_weights(state, card, path / f"{name}.safetensors")
+    return path / f"{name}.safetensors"
+
+
+@pytest.fixture
+def tiny_weights(tmp_path, monkeypatch) -> Path:
+    """A weights folder holding one tiny random GC model named 'tiny', set as GCODEC_WEIGHTS."""
+    wdir = tmp_path / "weights"
+    make_tiny_gc(wdir)
+    monkeypatch.setenv("GCODEC_WEIGHTS", str(wdir))
+    return wdir
+
+
+@pytest.fixture
+def photo() -> np.ndarray:
+    return np.asarray(Image.open(FIXTURES / "photo_200x168.png").convert("RGB"))
+
+
+@pytest.fixture
+def photo_path() -> Path:
+    return FIXTURES / "photo_200x168.png"
