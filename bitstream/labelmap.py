@@ -25,7 +25,7 @@ __all__ = ["encode_labelmap", "decode_labelmap"]
 
 _VERSION = 1
 _FAM = constriction.stream.model.Categorical(perfect=False)
-_MAX_VERTICES = 1 << 31  # vertex indices and gap codes fit in 31 bits
+_MAX_PIXELS = 1 << 28  # 16384 x 16384; the walk keeps two bytes per pixel corner
 
 # Vertex state bytes (`st`): bits 0-3 the vertex's edges (bit d: edge in direction d),
 # bit 4 resolved (edges known), bit 7 on the image border. Directions: 0 up, 1 right,
@@ -57,7 +57,8 @@ def _pattern_tables() -> tuple[list[int], list[int], np.ndarray]:
                 mask |= 1 << pat
         valid_mask.append(mask)
         pats = [p for p in range(8) if mask >> p & 1]
-        forced.append(pats[0] if len(pats) == 1 else -1)
+        # -1: code a symbol; -2: no valid pattern, only corrupt data gets here
+        forced.append(pats[0] if len(pats) == 1 else -1 if pats else -2)
         for p in pats:
             init[kn * _N_HIST : (kn + 1) * _N_HIST, p] = 1.0
     return valid_mask, forced, init
@@ -296,6 +297,8 @@ class _Walker:
                         kr = 2 if u < floor else 0
                     kn = kl + 3 * ks + 9 * kr
                     pat = forced[kn]
+                    if pat == -2:
+                        raise FormatError("label map: inconsistent boundary code")
                     if pat < 0:
                         ctx = kn * _N_HIST + hist
                         if enc:
@@ -495,8 +498,8 @@ def encode_labelmap(labels: np.ndarray) -> bytes:
     h, w = labels.shape
     if h == 0 or w == 0:
         return bytes([_VERSION, 0])
-    if (h + 1) * (w + 1) >= _MAX_VERTICES:
-        raise InputError(f"label map {w}x{h} is too large")
+    if h * w > _MAX_PIXELS:
+        raise InputError(f"label map {w}x{h} is larger than {_MAX_PIXELS} pixels")
     x = np.ascontiguousarray(labels)
     n_classes = int(x.max()) + 1
     vert = x[:, 1:] != x[:, :-1]
@@ -527,14 +530,19 @@ def decode_labelmap(data: bytes, height: int, width: int) -> np.ndarray:
     h, w = int(height), int(width)
     if h == 0 or w == 0:
         return np.zeros((h, w), np.uint8)
-    if (h + 1) * (w + 1) >= _MAX_VERTICES:
-        raise FormatError(f"label map: size {w}x{h} is too large")
+    if h * w > _MAX_PIXELS:
+        raise FormatError(f"label map: size {w}x{h} is larger than {_MAX_PIXELS} pixels")
     n_classes = data[1] + 1
     src = _SymbolSource(data[2:])
     walker = _Walker(h, w)
-    _code_boundaries(walker, None, None, src)
-    vert, horiz = walker.edges()
-    reg = regions_from_edges(vert, horiz)
-    lab = _code_classes(None, reg.first_pos, reg.up_reg, reg.left_reg, reg.adj_ptr, reg.adj,
-                        n_classes, None, src)
+    try:
+        _code_boundaries(walker, None, None, src)
+        vert, horiz = walker.edges()
+        reg = regions_from_edges(vert, horiz)
+        lab = _code_classes(None, reg.first_pos, reg.up_reg, reg.left_reg, reg.adj_ptr, reg.adj,
+                            n_classes, None, src)
+    except (ValueError, IndexError, AssertionError) as err:  # how constriction rejects garbage
+        raise FormatError(f"label map: corrupt payload ({err})") from None
+    if not src.dec.maybe_exhausted():
+        raise FormatError("label map: trailing data after the last symbol")
     return reg.paint(lab.astype(np.uint8), h, w)
