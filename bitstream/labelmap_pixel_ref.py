@@ -13,7 +13,7 @@ import numpy as np
 import constriction
 
 from .errors import FormatError, InputError
-from .labelmap import _FAM, _Adaptive, _adaptive_rows
+from .labelmap_coding import FAM as _FAM, Adaptive as _Adaptive, adaptive_rows as _adaptive_rows
 
 __all__ = ["encode_pixel_ref", "decode_pixel_ref"]
 

@@ -12,7 +12,8 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from gcodec.bitstream.errors import FormatError, GcodecError, InputError, UnsupportedError
-from gcodec.bitstream.labelmap import _Adaptive, _adaptive_rows, decode_labelmap, encode_labelmap
+from gcodec.bitstream.labelmap import decode_labelmap, encode_labelmap
+from gcodec.bitstream.labelmap_coding import Adaptive, adaptive_rows
 
 FIXTURE = Path(__file__).parent / "fixtures" / "labelmap_camvid_0016E5_07959.png"
 
@@ -129,8 +130,8 @@ def test_vectorised_adaptive_rows_match_sequential() -> None:
     ctx = rng.integers(0, 5, 400)
     sym = rng.integers(0, 4, 400)
     sym[init[ctx, sym] == 0] = 0
-    rows = _adaptive_rows(init, 2.0, ctx, sym)
-    model = _Adaptive(init, 2.0)
+    rows = adaptive_rows(init, 2.0, ctx, sym)
+    model = Adaptive(init, 2.0)
     for i in range(len(ctx)):
         assert np.array_equal(rows[i], model.row(ctx[i])[0])  # bit-identical, not close
         model.update(ctx[i], sym[i])
