@@ -145,7 +145,7 @@ class Walker:
         t = np.frombuffer(bytes(self.tr), np.uint8).reshape(h + 1, w + 1)
         return (t[0:h, 1:w] & 4).astype(bool), (t[1:h, 0:w] & 2).astype(bool)
 
-    def trace(self, stack: list[tuple[int, int]], floor: int, tc: bytes | None,
+    def trace(self, stack: list[tuple[int, int]], floor: int, tc: memoryview | None,
               sink: SymbolSink | None, src: SymbolSource | None) -> None:
         """Trace every edge reachable from the stacked (vertex, heading) starts.
 
@@ -268,7 +268,7 @@ def code_boundaries(walker: Walker, tc: np.ndarray | None, sink: SymbolSink | No
     st = walker.st
     gaps = GapCoder(2)
     enc = tc is not None
-    tcb = tc.tobytes() if enc else None
+    tcb = memoryview(np.ascontiguousarray(tc).reshape(-1)) if enc else None  # no copy
     perim = walker.perimeter()
     k = 0
     n = len(perim)

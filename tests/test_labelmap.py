@@ -203,3 +203,14 @@ def test_header_errors() -> None:
         decode_labelmap(b"\x01\x00", -1, 4)
     with pytest.raises(FormatError):
         decode_labelmap(b"\x01\x00", 1 << 20, 1 << 20)
+
+
+# ---- the pixel-coder reference used by the benchmark ------------------------------
+
+
+@settings(max_examples=40, deadline=None)
+@given(label_maps())
+def test_pixel_reference_roundtrip(x: np.ndarray) -> None:
+    from gcodec.bitstream.labelmap_pixel_ref import decode_pixel_ref, encode_pixel_ref
+
+    np.testing.assert_array_equal(decode_pixel_ref(encode_pixel_ref(x), *x.shape), x)
