@@ -25,9 +25,8 @@ from gcodec.bitstream.labelmap import decode_labelmap, encode_labelmap
 from gcodec.bitstream.labelmap_pixel_ref import encode_pixel_ref
 
 DATASETS = {
-    "cityscapes-sample gtFine": "cityscapes-sample/gtFine/*/*_gtFine_labelIds.png",
-    "camvid val labels": "camvid/val/labels/*.png",
-    "camvid train labels": "camvid/train/labels/*.png",
+    "cityscapes-sample gtFine": ["cityscapes-sample/gtFine/*/*_gtFine_labelIds.png"],
+    "camvid val+train labels": ["camvid/val/labels/*.png", "camvid/train/labels/*.png"],
 }
 
 
@@ -106,8 +105,8 @@ def main() -> None:
     ap.add_argument("--no-refs", action="store_true", help="skip PNG, WebP, JPEG XL and xz")
     args = ap.parse_args()
     data = args.data if os.path.isdir(args.data) else "/work/shared/data"
-    for name, pattern in DATASETS.items():
-        files = sorted(glob.glob(os.path.join(data, pattern)))
+    for name, patterns in DATASETS.items():
+        files = [f for p in patterns for f in sorted(glob.glob(os.path.join(data, p)))]
         if args.limit:
             files = files[: args.limit]
         if not files:
