@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 import click
+import numpy as np
 
 from ..bitstream.errors import GcodecError, InputError
 from .main import cli
@@ -80,16 +81,19 @@ def _device_option(f: Callable) -> Callable:
 @click.option("-d", "--outdir", help=f"Output folder: one INPUT-stem{SUFFIX} per input.")
 @click.option("--model", "-m", default=None, help="Model name or .safetensors path (default: gc-c6).")
 @click.option("--bpp", type=float, default=None, help="Pick the shipped GC model closest to this rate.")
+@click.option("--kind", type=click.Choice(["auto", "image", "labelmap"]), default="auto", show_default=True,
+              help="auto: single-channel PNGs with few values are label maps (coded losslessly).")
 @_device_option
 @click.option("--jobs", "-j", default=1, show_default=True, help="Files processed in parallel.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per file on stdout.")
 @click.option("--force", is_flag=True, help="Overwrite existing outputs.")
 def encode(inputs: tuple[str, ...], out: str | None, outdir: str | None, model: str | None, bpp: float | None,
-           device: str, jobs: int, as_json: bool, force: bool) -> None:
-    """Compress images to .gcodec files."""
+           kind: str, device: str, jobs: int, as_json: bool, force: bool) -> None:
+    """Compress images (or label maps) to .gcodec files."""
     from ..codec.api import Codec, model_for_bpp
     from ..codec.gc_codec import pick_device
-    from ..codec.image_io import decode_image, read_bytes, write_atomic
+    from ..codec.image_io import decode_any, read_bytes, write_atomic
+    from ..codec.labelmap_codec import looks_like_labelmap
     from ..codec.registry import resolve_model
 
     if model and bpp is not None:
@@ -106,8 +110,16 @@ def encode(inputs: tuple[str, ...], out: str | None, outdir: str | None, model: 
 
     def work(src: str, dst: str) -> dict[str, Any]:
         t0 = time.perf_counter()
-        image = decode_image(read_bytes(src), src)
-        data = codec.encode_image(image, name)
+        arr = decode_any(read_bytes(src), src)
+        as_labels = kind == "labelmap" or (kind == "auto" and looks_like_labelmap(arr))
+        if as_labels:
+            if arr.ndim != 2:
+                raise InputError(f"{src}: --kind labelmap needs a single-channel 8-bit PNG")
+            data = codec.encode_labels(arr)
+        else:
+            image = np.repeat(arr[:, :, None], 3, axis=2) if arr.ndim == 2 else arr
+            data = codec.encode_image(image, name)
+        image = arr
         write_atomic(dst, data, force)
         h, w = image.shape[:2]
         secs = time.perf_counter() - t0
@@ -135,7 +147,8 @@ def decode(inputs: tuple[str, ...], out: str | None, outdir: str | None, model: 
     """Decompress .gcodec files to PNG."""
     from ..codec.api import Codec
     from ..codec.gc_codec import pick_device
-    from ..codec.image_io import decode_image, png_bytes, read_bytes, write_atomic
+    from ..codec.image_io import decode_any, png_bytes, read_bytes, write_atomic
+    from ..codec.labelmap_codec import looks_like_labelmap
     from ..codec.metrics import ms_ssim, psnr
 
     outputs = _outputs(inputs, out, outdir, ".png")
@@ -146,7 +159,9 @@ def decode(inputs: tuple[str, ...], out: str | None, outdir: str | None, model: 
     for dst in outputs:
         if dst != "-" and Path(dst).exists() and not force:
             raise InputError(f"{dst} exists (use --force to overwrite)")
-    ref_image = decode_image(read_bytes(reference), reference) if reference else None
+    ref_image = decode_any(read_bytes(reference), reference) if reference else None
+    if ref_image is not None and ref_image.ndim == 2 and not looks_like_labelmap(ref_image):
+        ref_image = np.repeat(ref_image[:, :, None], 3, axis=2)
     codec = Codec(pick_device(device), half=half)
 
     def work(src: str, dst: str) -> dict[str, Any]:
@@ -156,10 +171,16 @@ def decode(inputs: tuple[str, ...], out: str | None, outdir: str | None, model: 
         write_atomic(dst, png_bytes(image), force)
         secs = time.perf_counter() - t0
         pixels = int(image.shape[0] * image.shape[1])
-        result = {"input": src, "output": dst, "bytes": len(data), "bpp": round(8 * len(data) / pixels, 5),
-                  "seconds": round(secs, 3)}
+        result = {"input": src, "output": dst, "kind": "labelmap" if image.ndim == 2 else "image",
+                  "bytes": len(data), "bpp": round(8 * len(data) / pixels, 5), "seconds": round(secs, 3)}
         line = f"{src} -> {dst}: {result['bpp']:.4f} bpp, {secs:.2f} s"
-        if ref_image is not None:
+        if ref_image is not None and image.ndim == 2:
+            ref_labels = ref_image if ref_image.ndim == 2 else None
+            if ref_labels is None or ref_labels.shape != image.shape:
+                raise InputError("--reference for a label map must be a single-channel map of the same size")
+            result["exact"] = bool(np.array_equal(ref_labels, image))
+            line += ", identical to the reference" if result["exact"] else ", DIFFERS from the reference"
+        elif ref_image is not None:
             if ref_image.shape != image.shape:
                 raise InputError(f"reference is {ref_image.shape[1]}x{ref_image.shape[0]}, "
                                  f"decoded image {image.shape[1]}x{image.shape[0]}")

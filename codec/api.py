@@ -14,7 +14,7 @@ import torch
 
 from ..bitstream.container import Container, PayloadKind, unpack
 from ..bitstream.errors import InputError, UnsupportedError
-from . import gc_codec
+from . import gc_codec, labelmap_codec
 from .registry import DEFAULT_IMAGE_MODEL, ModelRef, resolve_model, shipped_models
 
 KIND_NAMES = {
@@ -53,9 +53,14 @@ class Codec:
         ref = resolve_model(model or DEFAULT_IMAGE_MODEL, kind="gc")
         return gc_codec.compress(self.gc(ref), image)
 
+    def encode_labels(self, labels: np.ndarray) -> bytes:
+        return labelmap_codec.compress(labels)
+
     def decode(self, data: bytes, model: str | None = None) -> tuple[Container, np.ndarray]:
-        """Container bytes -> (container, decoded array)."""
+        """Container bytes -> (container, decoded array: RGB image or (H, W) label map)."""
         c = unpack(data)
+        if c.kind == PayloadKind.LABEL_MAP:
+            return c, labelmap_codec.decompress(c)
         if c.kind == PayloadKind.GC_IMAGE:
             ref = resolve_model(model or c.model_id, kind="gc")
             return c, gc_codec.decompress(self.gc(ref), c, half=self.half)

@@ -47,6 +47,21 @@ def decode_image(data: bytes, name: str = "input", mode: str = "RGB") -> np.ndar
     return np.ascontiguousarray(arr)
 
 
+def decode_any(data: bytes, name: str = "input") -> np.ndarray:
+    """Image bytes -> (H, W) uint8 for single-channel 8-bit images (L, or P as palette indices),
+    else (H, W, 3) uint8 RGB."""
+    try:
+        with Image.open(io.BytesIO(data)) as im:
+            im.load()
+            single = im.mode in ("L", "P")
+            arr = np.asarray(im if single else im.convert("RGB"))
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
+        raise InputError(f"{name}: not a readable image ({e.__class__.__name__}: {str(e).splitlines()[0] if str(e) else 'invalid data'})") from None
+    except Image.DecompressionBombError:
+        raise InputError(f"{name}: image is larger than {MAX_IMAGE_PIXELS} pixels") from None
+    return np.ascontiguousarray(arr)
+
+
 def png_bytes(arr: np.ndarray) -> bytes:
     buf = io.BytesIO()
     Image.fromarray(arr).save(buf, format="PNG")
