@@ -1,0 +1,46 @@
+"""`gcodec eval`: rate-distortion of gcodec models against classical codecs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from ..bitstream.errors import InputError
+from .main import cli
+
+DEFAULT_CODECS = "gcodec,jpeg,webp,avif,avif-ds2,avif-ds4,hevc,av1,vvc"
+
+
+@cli.command("eval")
+@click.option("--data", required=True, multiple=True, type=click.Path(exists=True),
+              help="Folder of images (or image files); repeatable.")
+@click.option("--codecs", default=DEFAULT_CODECS, show_default=True,
+              help="Comma list: gcodec (all shipped GC models), gcodec:NAME[+NAME], and classical codecs.")
+@click.option("--out", "out_json", default=None, type=click.Path(dir_okay=False), help="Write results as JSON.")
+@click.option("--plot", default=None, type=click.Path(dir_okay=False), help="Write the RD plot (PNG).")
+@click.option("--max-images", default=0, help="Use only the first N images (0: all).")
+@click.option("--bpp-range", default="0.01,0.2", show_default=True, help="Rates shown in the printed table.")
+@click.option("--device", default="auto", show_default=True)
+@click.option("--half", is_flag=True, help="Decode gcodec models in reduced precision.")
+def eval_(data: tuple[str, ...], codecs: str, out_json: str | None, plot: str | None, max_images: int,
+          bpp_range: str, device: str, half: bool) -> None:
+    """Measure bytes, bpp, PSNR, MS-SSIM, texture retention and seconds per image and setting."""
+    from ..codec.evaluate import evaluate, list_images, parse_codec_spec
+    from ..codec.gc_codec import pick_device
+    from ..codec.gcodec_rd import gcodec_codecs
+
+    try:
+        lo, hi = (float(v) for v in bpp_range.split(","))
+    except ValueError:
+        raise InputError(f"--bpp-range must be two numbers like 0.01,0.2, got {bpp_range!r}") from None
+    names = parse_codec_spec(codecs, extra_names=["gcodec"])
+    extra = gcodec_codecs(names, pick_device(device), half)
+    images = list_images(data)
+    if max_images > 0:
+        images = images[:max_images]
+    for p in (out_json, plot):
+        if p and not Path(p).parent.is_dir():
+            raise InputError(f"folder of {p} does not exist")
+    evaluate(images, names, Path(out_json) if out_json else None, Path(plot) if plot else None,
+             extra_codecs=extra, progress=True, bpp_range=(lo, hi))

@@ -1,0 +1,46 @@
+"""gcodec's own models as a codec of the rate-distortion harness (`codec/evaluate.py`)."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import torch
+
+from ..bitstream.errors import InputError
+from .api import Codec
+from .rd_codec import CodecOutput
+from .registry import resolve_model, shipped_models
+
+
+class GcodecRD:
+    """One RD curve whose settings are GC model names (lowest rate first)."""
+
+    def __init__(self, name: str, models: list[str], device: torch.device, half: bool = False) -> None:
+        for m in models:
+            resolve_model(m, kind="gc")  # unknown names fail before any work
+        self.name = name
+        self.settings = models
+        self.codec = Codec(device, half=half)
+
+    def run(self, image: np.ndarray, setting: str) -> CodecOutput:
+        t0 = time.perf_counter()
+        data = self.codec.encode_image(image, setting)
+        t1 = time.perf_counter()
+        _, decoded = self.codec.decode(data)
+        t2 = time.perf_counter()
+        return CodecOutput(num_bytes=len(data), decoded=decoded, data=data, encode_s=t1 - t0, decode_s=t2 - t1)
+
+
+def gcodec_codecs(names: list[str], device: torch.device, half: bool = False) -> dict[str, GcodecRD]:
+    """'gcodec' -> every shipped GC model as one curve; 'gcodec:A+B' -> models A and B."""
+    out = {}
+    for n in names:
+        if n == "gcodec":
+            rated = sorted(shipped_models("gc"), key=lambda m: m.card.get("validation", {}).get("val_bpp_ideal", 0))
+            if not rated:
+                raise InputError("no shipped GC models")
+            out[n] = GcodecRD(n, [m.name for m in rated], device, half)
+        elif n.startswith("gcodec:"):
+            out[n] = GcodecRD(n, n[len("gcodec:"):].split("+"), device, half)
+    return out
