@@ -1,0 +1,70 @@
+"""Decode speed of the shipped GC models: images per second and ms per megapixel.
+
+    python scripts/bench_decode.py [--device cpu|cuda] [--threads 2] [--size 768x512] [--repeats 5]
+
+Encodes one real photo (a committed fixture, resized) with each model, then times
+`decode` (entropy decoding + generator) end to end. With --device cuda it also
+times reduced-precision decoding (--half) and reports its PSNR change against fp32.
+Prints medians; machines here are noisy, so run it on an idle machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+from gcodec.bitstream.container import unpack
+from gcodec.codec import gc_codec
+from gcodec.codec.metrics import psnr
+from gcodec.codec.registry import shipped_models
+
+SAMPLE = Path(__file__).resolve().parent.parent / "tests/fixtures/sample_481x321.jpg"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--device", default="cpu")
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--size", default="768x512")
+    ap.add_argument("--repeats", type=int, default=5)
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    w, h = (int(v) for v in args.size.split("x"))
+    image = np.asarray(Image.open(SAMPLE).convert("RGB").resize((w, h), Image.LANCZOS))
+    device = torch.device(args.device)
+    print(f"device {device}, {args.threads} threads, {w}x{h}, median of {args.repeats}")
+    for ref in sorted(shipped_models("gc"), key=lambda m: m.card["config"]["channels"]):
+        gc = gc_codec.load_gc(ref, device)
+        c = unpack(gc_codec.compress(gc, image))
+        modes = [False, True] if device.type == "cuda" else [False]
+        base = None
+        for half in modes:
+            gc_codec.decompress(gc, c, half=half)  # warm-up
+            ent, total = [], []
+            for _ in range(args.repeats):
+                t0 = time.perf_counter()
+                gc_codec.decode_latents(gc, c)
+                t1 = time.perf_counter()
+                out = gc_codec.decompress(gc, c, half=half)
+                if device.type == "cuda":
+                    torch.cuda.synchronize()
+                t2 = time.perf_counter()
+                ent.append(t1 - t0)
+                total.append(t2 - t1)
+            t = statistics.median(total)
+            q = psnr(out, image)
+            base = q if base is None else base
+            extra = f", PSNR change vs fp32 {q - base:+.3f} dB" if half else ""
+            print(f"{ref.name:8s} {'half' if half else 'fp32'}: decode {1000 * t:7.1f} ms "
+                  f"({1 / t:6.2f} images/s, {1000 * t / (w * h / 1e6):7.1f} ms/MP), "
+                  f"entropy decoding {1000 * statistics.median(ent):5.2f} ms, PSNR {q:.2f} dB{extra}")
+
+
+if __name__ == "__main__":
+    main()
