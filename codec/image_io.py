@@ -14,6 +14,8 @@ from PIL import Image, UnidentifiedImageError
 from ..bitstream.errors import InputError
 
 MAX_IMAGE_PIXELS = 1 << 28
+_UMASK = os.umask(0)
+os.umask(_UMASK)  # read once at import: outputs get the usual 0666 & ~umask, not mkstemp's 0600
 Image.MAX_IMAGE_PIXELS = MAX_IMAGE_PIXELS  # PIL raises DecompressionBombError beyond this
 
 
@@ -87,6 +89,7 @@ def write_atomic(path: str, data: bytes, force: bool = False) -> None:
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
+        os.chmod(tmp, 0o666 & ~_UMASK)
         os.replace(tmp, target)
     except BaseException:
         if os.path.exists(tmp):
