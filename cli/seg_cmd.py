@@ -41,7 +41,7 @@ def segment(inputs: tuple[str, ...], out: str | None, outdir: str | None, model:
 
     import numpy as np
 
-    from ..codec.image_io import decode_image, png_bytes, read_bytes, write_atomic
+    from ..codec.image_io import decode_rgb, png_bytes, read_bytes, write_atomic
     from ..codec.segment import colorize, overlay, palette_for
     from ..codec.segment import segment as run_segment
 
@@ -59,7 +59,7 @@ def segment(inputs: tuple[str, ...], out: str | None, outdir: str | None, model:
 
     def work(src: str, dst: str) -> dict:
         t0 = time.perf_counter()
-        image = decode_image(read_bytes(src), src)
+        image = decode_rgb(read_bytes(src), src)
         labels = run_segment(net, image)
         write_atomic(dst, png_bytes(labels), force)
         if color:

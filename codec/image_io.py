@@ -34,34 +34,29 @@ def read_bytes(path: str) -> bytes:
         raise InputError(f"{path}: permission denied") from None
 
 
-def decode_image(data: bytes, name: str = "input", mode: str = "RGB") -> np.ndarray:
-    """Image bytes -> uint8 array (H, W, 3) for RGB or (H, W) for 'L'; InputError if unreadable."""
-    try:
-        with Image.open(io.BytesIO(data)) as im:
-            im.load()
-            if mode == "L" and im.mode not in ("L", "P", "I;16", "I", "1"):
-                raise InputError(f"{name}: expected a single-channel label map, got mode {im.mode}")
-            arr = np.asarray(im.convert(mode) if im.mode != mode else im)
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
-        raise InputError(f"{name}: not a readable image ({e.__class__.__name__}: {str(e).splitlines()[0] if str(e) else 'invalid data'})") from None
-    except Image.DecompressionBombError:
-        raise InputError(f"{name}: image is larger than {MAX_IMAGE_PIXELS} pixels") from None
-    return np.ascontiguousarray(arr)
-
-
 def decode_any(data: bytes, name: str = "input") -> np.ndarray:
     """Image bytes -> (H, W) uint8 for single-channel 8-bit images (L, or P as palette indices),
-    else (H, W, 3) uint8 RGB."""
+    else (H, W, 3) uint8 RGB. InputError if unreadable."""
     try:
         with Image.open(io.BytesIO(data)) as im:
             im.load()
             single = im.mode in ("L", "P")
             arr = np.asarray(im if single else im.convert("RGB"))
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
-        raise InputError(f"{name}: not a readable image ({e.__class__.__name__}: {str(e).splitlines()[0] if str(e) else 'invalid data'})") from None
     except Image.DecompressionBombError:
         raise InputError(f"{name}: image is larger than {MAX_IMAGE_PIXELS} pixels") from None
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
+        detail = str(e).splitlines()[0] if str(e) else "invalid data"
+        raise InputError(f"{name}: not a readable image ({e.__class__.__name__}: {detail})") from None
     return np.ascontiguousarray(arr)
+
+
+def decode_rgb(data: bytes, name: str = "input") -> np.ndarray:
+    """Image bytes -> (H, W, 3) uint8 RGB (grey and palette images expanded)."""
+    arr = decode_any(data, name)
+    if arr.ndim == 2:
+        with Image.open(io.BytesIO(data)) as im:
+            arr = np.asarray(im.convert("RGB"))
+    return arr
 
 
 def png_bytes(arr: np.ndarray) -> bytes:
