@@ -63,8 +63,31 @@ def latents_of(gc: LoadedGC, paths: Iterable[Path], max_side: int = 0,
         yield image_symbols(gc, load_photo(p, max_side))
 
 
+def cached_latents(gc: LoadedGC, paths: list[Path], max_side: int, cache_dir: str | Path | None,
+                   progress: bool = True) -> list[np.ndarray]:
+    """Latents of `paths`; with `cache_dir`, kept in an .npz keyed by the weights' sha256 and max_side.
+
+    The file is reused only if it holds exactly these photo names (encoding 675
+    photos on a shared CPU takes many minutes; tables are cheap to relearn).
+    """
+    cache = None
+    if cache_dir is not None:
+        sha = str(gc.ref.card.get("sha256", ""))[:16] or "nosha"
+        cache = Path(cache_dir) / f"{gc.ref.name}-{sha}-side{max_side}.npz"
+        if cache.is_file():
+            with np.load(cache) as z:
+                if sorted(z.files) == sorted(p.name for p in paths):
+                    return [z[p.name].astype(np.int64) for p in paths]
+    lat = list(latents_of(gc, paths, max_side, progress))
+    if cache is not None:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        np.savez_compressed(cache, **{p.name: s.astype(np.uint8) for p, s in zip(paths, lat)})
+    return lat
+
+
 def learn_context_tables(gc: LoadedGC, train_dir: str | Path, max_side: int = 768,
-                         prior_weight: float = 8.0, progress: bool = True) -> tuple[np.ndarray, dict[str, Any]]:
+                         prior_weight: float = 8.0, progress: bool = True,
+                         cache_dir: str | Path | None = None) -> tuple[np.ndarray, dict[str, Any]]:
     """int32 context tables (C, 3, K, L) from the model's latents of every photo in `train_dir`.
 
     Photos larger than `max_side` are shrunk first, so latents have the statistics of
@@ -72,7 +95,8 @@ def learn_context_tables(gc: LoadedGC, train_dir: str | Path, max_side: int = 76
     """
     paths = image_paths(train_dir)
     cfg = gc.cfg
-    counts = context_model.count_contexts(latents_of(gc, paths, max_side, progress), cfg.channels, cfg.levels)
+    lat = cached_latents(gc, paths, max_side, cache_dir, progress)
+    counts = context_model.count_contexts(lat, cfg.channels, cfg.levels)
     tables = context_model.tables_from_counts(counts, prior_weight)
     n = int(counts.sum())
     # Training-set cross-entropy under both models (the eval set is measured by scripts/bench_context.py).

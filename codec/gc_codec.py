@@ -98,13 +98,16 @@ def compress(gc: LoadedGC, image: np.ndarray) -> bytes:
     h, w = image.shape[:2]
     x = pad_to_multiple(to_tensor(image, gc.device))
     symbols = gc.model.encode_symbols(x)[0].cpu().numpy()  # (C, h, w)
-    if gc.context_tables is not None:
-        section = (SECTION_CONTEXT_LATENTS, context_model.encode(symbols, gc.context_tables))
-    else:
-        channel = np.broadcast_to(np.arange(symbols.shape[0])[:, None, None], symbols.shape)
-        section = (SECTION_LATENTS, encode_categorical(symbols.reshape(-1), gc.tables, channel.reshape(-1)))
-    c = Container(PayloadKind.GC_IMAGE, (h, w), gc.ref.name, gc.ref.digest, (section,))
+    c = Container(PayloadKind.GC_IMAGE, (h, w), gc.ref.name, gc.ref.digest, (latent_section(gc, symbols),))
     return pack(c)
+
+
+def latent_section(gc: LoadedGC, symbols: np.ndarray) -> tuple[int, bytes]:
+    """(tag, payload) coding symbols (C, h, w): the context model if the model has one, else static tables."""
+    if gc.context_tables is not None:
+        return SECTION_CONTEXT_LATENTS, context_model.encode(symbols, gc.context_tables)
+    channel = np.broadcast_to(np.arange(symbols.shape[0])[:, None, None], symbols.shape)
+    return SECTION_LATENTS, encode_categorical(symbols.reshape(-1), gc.tables, channel.reshape(-1))
 
 
 def decode_latents(gc: LoadedGC, c: Container) -> np.ndarray:

@@ -33,6 +33,7 @@ def main() -> None:
     ap.add_argument("--max-side", type=int, default=768, help="shrink larger photos to this long side (0: never)")
     ap.add_argument("--prior-weight", type=float, default=8.0, help="pseudo-counts from the channel marginal")
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--cache", default=None, help="folder to keep/reuse the training latents (per weights sha256)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     command = "python " + " ".join(shlex.quote(a) for a in sys.argv)
@@ -40,7 +41,7 @@ def main() -> None:
     for name in args.models:
         ref = resolve_model(name, kind="gc")
         gc = load_gc(ref, torch.device("cpu"))
-        tables, info = learn_context_tables(gc, args.train, args.max_side, args.prior_weight)
+        tables, info = learn_context_tables(gc, args.train, args.max_side, args.prior_weight, cache_dir=args.cache)
         card = {"data": args.data_note or str(Path(args.train).resolve()), "command": command,
                 "learned_from": f"{ref.path.name} (sha256 {ref.card.get('sha256', '?')[:16]}...)", **info}
         written = write_with_context_tables(ref, tables, out / ref.path.name, card)
