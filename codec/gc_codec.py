@@ -17,8 +17,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ..bitstream.container import Container, PayloadKind, pack
 from ..bitstream import context_model
+from ..bitstream.container import Container, PayloadKind, pack
 from ..bitstream.entropy import decode_categorical, encode_categorical
 from ..bitstream.errors import FormatError, InputError, UnsupportedError
 from ..models.gc import STRIDE, GCConfig, GCModel, pad_to_multiple, padded_size
@@ -61,6 +61,8 @@ def load_gc(ref: ModelRef, device: torch.device) -> LoadedGC:
         tables = state.pop(TABLES_KEY).numpy().astype(np.int64)
         ctx = state.pop(CONTEXT_TABLES_KEY, None)
         ctx = None if ctx is None else context_model.check_tables(ctx.numpy(), cfg.channels)
+        if ctx is not None and ctx.shape[-1] != cfg.levels:
+            raise ValueError(f"context tables are for {ctx.shape[-1]} levels, the model has {cfg.levels}")
         model = GCModel(cfg)
         model.load_state_dict({k: v.float() for k, v in state.items()})
     except (KeyError, ValueError, RuntimeError, TypeError) as e:
