@@ -1,8 +1,10 @@
 """GC image payloads: an image <-> a container of entropy-coded latent symbols.
 
-Section layout of a GC image (kind 1), see bitstream/FORMAT.md:
+Section layout of a GC image (kind 1), see bitstream/FORMAT.md; exactly one of:
   tag 1  latents: the C x ceil(H/16) x ceil(W/16) symbols in channel-major order,
          ANS-coded under the model's per-channel integer tables.
+  tag 2  the same latents under the context model (bitstream/context_model.py),
+         written when the model file carries context tables (`entropy.context_tables`).
 The latent shape follows from the original size in the header (padded to a multiple
 of 16, at least 32) and the model's C,
 so no other side information is stored.
@@ -15,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from ..bitstream import context_model
 from ..bitstream.container import Container, PayloadKind, pack
 from ..bitstream.entropy import decode_categorical, encode_categorical
 from ..bitstream.errors import FormatError, InputError, UnsupportedError
@@ -24,6 +27,8 @@ from .model_store import load_weights
 from .registry import ModelRef
 
 SECTION_LATENTS = 1
+SECTION_CONTEXT_LATENTS = 2
+CONTEXT_TABLES_KEY = "entropy.context_tables"
 
 
 @dataclass
@@ -32,6 +37,7 @@ class LoadedGC:
     model: GCModel
     tables: np.ndarray  # int64 (C, L)
     device: torch.device
+    context_tables: np.ndarray | None = None  # int64 (C, 3, K, L), validated at load
 
     @property
     def cfg(self) -> GCConfig:
@@ -53,13 +59,17 @@ def load_gc(ref: ModelRef, device: torch.device) -> LoadedGC:
     try:
         cfg = GCConfig.from_dict(card["config"])
         tables = state.pop(TABLES_KEY).numpy().astype(np.int64)
+        ctx = state.pop(CONTEXT_TABLES_KEY, None)
+        ctx = None if ctx is None else context_model.check_tables(ctx.numpy(), cfg.channels)
+        if ctx is not None and ctx.shape[-1] != cfg.levels:
+            raise ValueError(f"context tables are for {ctx.shape[-1]} levels, the model has {cfg.levels}")
         model = GCModel(cfg)
         model.load_state_dict({k: v.float() for k, v in state.items()})
     except (KeyError, ValueError, RuntimeError, TypeError) as e:
         raise InputError(f"{ref.path} is not a valid GC model: {str(e).splitlines()[0]}") from None
     if tables.shape != (cfg.channels, cfg.levels):
         raise InputError(f"{ref.path}: entropy tables have shape {tables.shape}, expected {(cfg.channels, cfg.levels)}")
-    return LoadedGC(ref, model.eval().to(device), tables, device)
+    return LoadedGC(ref, model.eval().to(device), tables, device, ctx)
 
 
 def latent_shape(cfg: GCConfig, height: int, width: int) -> tuple[int, int, int]:
@@ -90,16 +100,26 @@ def compress(gc: LoadedGC, image: np.ndarray) -> bytes:
     h, w = image.shape[:2]
     x = pad_to_multiple(to_tensor(image, gc.device))
     symbols = gc.model.encode_symbols(x)[0].cpu().numpy()  # (C, h, w)
-    channel = np.broadcast_to(np.arange(symbols.shape[0])[:, None, None], symbols.shape)
-    payload = encode_categorical(symbols.reshape(-1), gc.tables, channel.reshape(-1))
-    c = Container(PayloadKind.GC_IMAGE, (h, w), gc.ref.name, gc.ref.digest, ((SECTION_LATENTS, payload),))
+    c = Container(PayloadKind.GC_IMAGE, (h, w), gc.ref.name, gc.ref.digest, (latent_section(gc, symbols),))
     return pack(c)
+
+
+def latent_section(gc: LoadedGC, symbols: np.ndarray) -> tuple[int, bytes]:
+    """(tag, payload) coding symbols (C, h, w): the context model if the model has one, else static tables."""
+    if gc.context_tables is not None:
+        return SECTION_CONTEXT_LATENTS, context_model.encode(symbols, gc.context_tables)
+    channel = np.broadcast_to(np.arange(symbols.shape[0])[:, None, None], symbols.shape)
+    return SECTION_LATENTS, encode_categorical(symbols.reshape(-1), gc.tables, channel.reshape(-1))
 
 
 def decode_latents(gc: LoadedGC, c: Container) -> np.ndarray:
     """Container -> int64 symbols (C, h, w); exact on every machine (CPU integer tables)."""
     h, w = c.size
     shape = latent_shape(gc.cfg, h, w)
+    if c.has_section(SECTION_CONTEXT_LATENTS):
+        if gc.context_tables is None:
+            raise FormatError(f"file codes latents with a context model, but model {gc.ref.name} has no context tables")
+        return context_model.decode(c.section(SECTION_CONTEXT_LATENTS), gc.context_tables, shape, checked=True)
     channel = np.repeat(np.arange(shape[0]), shape[1] * shape[2])
     return decode_categorical(c.section(SECTION_LATENTS), gc.tables, channel).reshape(shape)
 

@@ -1,0 +1,134 @@
+"""Learn context-model tables for a GC model from training images, and ship them.
+
+The tables are counts of (context, symbol) over the hard latents the model's encoder
+produces on training photos (`bitstream.context_model.learn_tables`), frozen into
+integer probability rows and stored in a COPY of the weights file next to the
+existing tensors under `CONTEXT_TABLES_KEY`; the card gains a "context_model" entry
+saying what was learned from, how, and by which command.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Iterable, Iterator
+
+import numpy as np
+import torch
+from PIL import Image
+from tqdm import tqdm
+
+from ..bitstream import context_model
+from ..bitstream.entropy import PRECISION
+from ..bitstream.errors import InputError
+from ..models.gc import pad_to_multiple
+from .gc_codec import CONTEXT_TABLES_KEY, SECTION_CONTEXT_LATENTS, LoadedGC, to_tensor
+from .model_store import load_weights, save_weights
+from .registry import ModelRef
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
+
+
+def image_paths(folder: str | Path) -> list[Path]:
+    """Image files in `folder`, sorted by name (so every run sees the same order)."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise InputError(f"{folder} is not a folder")
+    paths = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+    if not paths:
+        raise InputError(f"{folder} holds no images")
+    return paths
+
+
+def load_photo(path: Path, max_side: int = 0) -> np.ndarray:
+    """RGB uint8; with max_side > 0, larger photos are shrunk (Lanczos) to that long side."""
+    with Image.open(path) as im:
+        im = im.convert("RGB")
+        if max_side and max(im.size) > max_side:
+            s = max_side / max(im.size)
+            im = im.resize((max(1, round(im.width * s)), max(1, round(im.height * s))), Image.LANCZOS)
+        return np.asarray(im)
+
+
+@torch.inference_mode()
+def image_symbols(gc: LoadedGC, image: np.ndarray) -> np.ndarray:
+    """The int64 (C, h, w) symbols `gc_codec.compress` would code for `image`."""
+    x = pad_to_multiple(to_tensor(image, gc.device))
+    return gc.model.encode_symbols(x)[0].cpu().numpy()
+
+
+def latents_of(gc: LoadedGC, paths: Iterable[Path], max_side: int = 0,
+               progress: bool = True) -> Iterator[np.ndarray]:
+    paths = list(paths)
+    for p in tqdm(paths, desc=f"latents {gc.ref.name}", disable=not progress, unit="img"):
+        yield image_symbols(gc, load_photo(p, max_side))
+
+
+def cached_latents(gc: LoadedGC, paths: list[Path], max_side: int, cache_dir: str | Path | None,
+                   progress: bool = True) -> list[np.ndarray]:
+    """Latents of `paths`; with `cache_dir`, kept in an .npz keyed by the weights' sha256 and max_side.
+
+    The file is reused only if it holds exactly these photo names (encoding 675
+    photos on a shared CPU takes many minutes; tables are cheap to relearn).
+    """
+    cache = None
+    if cache_dir is not None:
+        sha = str(gc.ref.card.get("sha256", ""))[:16] or "nosha"
+        cache = Path(cache_dir) / f"{gc.ref.name}-{sha}-side{max_side}.npz"
+        if cache.is_file():
+            with np.load(cache) as z:
+                if sorted(z.files) == sorted(p.name for p in paths):
+                    return [z[p.name].astype(np.int64) for p in paths]
+    lat = list(latents_of(gc, paths, max_side, progress))
+    if cache is not None:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        np.savez_compressed(cache, **{p.name: s.astype(np.uint8) for p, s in zip(paths, lat)})
+    return lat
+
+
+def learn_context_tables(gc: LoadedGC, train_dir: str | Path, max_side: int = 768,
+                         prior_weight: float = 8.0, progress: bool = True,
+                         cache_dir: str | Path | None = None) -> tuple[np.ndarray, dict[str, Any]]:
+    """int32 context tables (C, 3, K, L) from the model's latents of every photo in `train_dir`.
+
+    Photos larger than `max_side` are shrunk first, so latents have the statistics of
+    the sizes the codec is evaluated at. Returns the tables and a summary for the card.
+    """
+    paths = image_paths(train_dir)
+    cfg = gc.cfg
+    lat = cached_latents(gc, paths, max_side, cache_dir, progress)
+    counts = context_model.count_contexts(lat, cfg.channels, cfg.levels)
+    tables = context_model.tables_from_counts(counts, prior_weight)
+    n = int(counts.sum())
+    # Training-set cross-entropy under both models (the eval set is measured by scripts/bench_context.py).
+    static_bits = -(counts.sum(axis=(1, 2)) * np.log2(gc.tables / 2.0 ** PRECISION)).sum()
+    ctx_bits = -(counts * np.log2(tables / 2.0 ** PRECISION)).sum()
+    info = {"images": len(paths), "symbols": n, "max_side": max_side, "prior_weight": prior_weight,
+            "train_bits_per_symbol_static": round(float(static_bits) / n, 5),
+            "train_bits_per_symbol_context": round(float(ctx_bits) / n, 5)}
+    return tables, info
+
+
+def write_with_context_tables(src: ModelRef, tables: np.ndarray, out_path: str | Path,
+                              context_card: dict[str, Any]) -> dict[str, Any]:
+    """Copy the weights file `src` to `out_path` with the context tables added; returns the card.
+
+    Every existing tensor is kept as stored (dtype included) and the card keeps every
+    existing entry; it gains "context_model" (how the tables were made) and sha256/bytes
+    are recomputed for the new file.
+    """
+    state, card = load_weights(src.path)
+    channels, levels = int(card["config"]["channels"]), int(card["config"]["levels"])
+    t = context_model.check_tables(tables, channels)
+    if t.shape[-1] != levels:
+        raise InputError(f"context tables are for {t.shape[-1]} levels, {src.name} has {levels}")
+    state[CONTEXT_TABLES_KEY] = torch.from_numpy(t.astype(np.int32))
+    card = {k: v for k, v in card.items() if k not in ("sha256", "bytes")}
+    card["context_model"] = {
+        "tables": CONTEXT_TABLES_KEY, "dtype": "int32", "precision": PRECISION,
+        "shape": list(t.shape), "section_tag": SECTION_CONTEXT_LATENTS,
+        "scheme": "gcodec.bitstream.context_model: per (channel, phase) tables; channel by channel, phases "
+                  "(even,even) / (odd,odd) / rest of a 2x2 grid; context = co-located symbols of channels "
+                  "c-1, c-2 and the sum of the 4 diagonal (phase 1) or N/S/W/E (phase 2) neighbours",
+        **context_card,
+    }
+    return save_weights(state, card, out_path)

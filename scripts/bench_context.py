@@ -1,0 +1,80 @@
+"""Context model vs static per-channel tables on the eval photos: latent bits, file bpp, decode time.
+
+For each model, the shipped file (static tables, section tag 1) and the file with
+context tables (tag 2, from scripts/learn_context_tables.py) share every network
+weight, so the eval photos give the same symbols; this codes them both ways and
+prints the real payload sizes (not ideal bits), whole-file bpp, and how long
+`gc_codec.decode_latents` takes (median of --reps runs) on 768x512 photos.
+
+Usage: python scripts/bench_context.py --ctx-weights /work/results/ctx_weights \
+           [--models gc-c3 gc-c6 gc-c10] [--eval ../shared/data/images/eval]
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from gcodec.bitstream.container import Container, PayloadKind, pack, unpack
+from gcodec.codec.context_tables import image_paths, image_symbols, load_photo
+from gcodec.codec.gc_codec import decode_latents, latent_section, load_gc
+from gcodec.codec.registry import resolve_model
+
+
+def file_bytes(gc, symbols: np.ndarray, size: tuple[int, int]) -> bytes:
+    return pack(Container(PayloadKind.GC_IMAGE, size, gc.ref.name, gc.ref.digest, (latent_section(gc, symbols),)))
+
+
+def median_ms(fn, reps: int) -> float:
+    times = []
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return 1000 * float(np.median(times))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--ctx-weights", required=True, help="folder with NAME.safetensors holding context tables")
+    ap.add_argument("--models", nargs="+", default=["gc-c3", "gc-c6", "gc-c10"])
+    ap.add_argument("--eval", default="../shared/data/images/eval")
+    ap.add_argument("--reps", type=int, default=20)
+    args = ap.parse_args()
+    torch.set_num_threads(1)
+    paths = image_paths(args.eval)
+    photos = [load_photo(p) for p in paths]
+    pixels = sum(im.shape[0] * im.shape[1] for im in photos)
+    print(f"{len(photos)} eval photos from {args.eval}; latent bits are real ANS payload sizes")
+    print(f"{'model':8s} {'static bits':>12s} {'context bits':>12s} {'saving':>7s} {'static bpp':>10s} {'ctx bpp':>8s}"
+          f" {'decode ms 768x512 static / ctx':>31s} {'worst img saving':>16s}")
+    for name in args.models:
+        static = load_gc(resolve_model(name, kind="gc"), torch.device("cpu"))
+        ctx = load_gc(resolve_model(str(Path(args.ctx_weights) / static.ref.path.name), kind="gc"), torch.device("cpu"))
+        if ctx.context_tables is None:
+            raise SystemExit(f"{ctx.ref.path} has no context tables")
+        sb = cb = sfile = cfile = 0
+        per_image, t_static, t_ctx = [], [], []
+        for im in photos:
+            sym = image_symbols(ctx, im)
+            size = im.shape[:2]
+            fs, fc = file_bytes(static, sym, size), file_bytes(ctx, sym, size)
+            cs, cc = unpack(fs), unpack(fc)
+            assert np.array_equal(decode_latents(ctx, cc), sym) and np.array_equal(decode_latents(static, cs), sym)
+            s_bits, c_bits = 8 * len(cs.sections[0][1]), 8 * len(cc.sections[0][1])
+            sb, cb, sfile, cfile = sb + s_bits, cb + c_bits, sfile + len(fs), cfile + len(fc)
+            per_image.append(1 - c_bits / s_bits)
+            if size == (512, 768):
+                t_static.append(median_ms(lambda: decode_latents(static, cs), args.reps))
+                t_ctx.append(median_ms(lambda: decode_latents(ctx, cc), args.reps))
+        timing = f"{np.median(t_static):.2f} / {np.median(t_ctx):.2f} (n={len(t_ctx)})" if t_ctx else "no 768x512 photo"
+        print(f"{name:8s} {sb:12d} {cb:12d} {100 * (1 - cb / sb):6.2f}% {8 * sfile / pixels:10.5f} {8 * cfile / pixels:8.5f}"
+              f" {timing:>31s} {100 * min(per_image):15.2f}%", flush=True)
+
+
+if __name__ == "__main__":
+    main()
