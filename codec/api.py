@@ -25,11 +25,17 @@ KIND_NAMES = {
 }
 
 
+def measured_bpp(m: ModelRef) -> float | None:
+    """A model's rate: the eval-set mean of its card when recorded, else its validation estimate."""
+    ev = m.card.get("eval", {}).get("bpp")
+    return ev if ev is not None else m.card.get("validation", {}).get("val_bpp_ideal")
+
+
 def model_for_bpp(bpp: float) -> ModelRef:
     """The shipped GC model with the highest measured rate not above `bpp` (else the lowest)."""
     if not bpp > 0:
         raise InputError(f"--bpp must be positive, got {bpp}")
-    rated = [(m.card.get("validation", {}).get("val_bpp_ideal"), m) for m in shipped_models("gc")]
+    rated = [(measured_bpp(m), m) for m in shipped_models("gc")]
     rated = sorted((r, m) for r, m in rated if r is not None)
     if not rated:
         raise InputError("no shipped GC model records its rate")
