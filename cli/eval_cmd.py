@@ -21,11 +21,16 @@ DEFAULT_CODECS = "gcodec,jpeg,webp,avif,avif-ds2,avif-ds4,hevc,av1,vvc"
 @click.option("--plot", default=None, type=click.Path(dir_okay=False), help="Write the RD plot (PNG).")
 @click.option("--max-images", default=0, help="Use only the first N images (0: all).")
 @click.option("--bpp-range", default="0.01,0.2", show_default=True, help="Rates shown in the printed table.")
+@click.option("--settings", "n_settings", default=0,
+              help="Keep each classical codec's N lowest-rate settings (0: all); for quick low-rate sweeps.")
 @click.option("--device", default="auto", show_default=True)
 @click.option("--half", is_flag=True, help="Decode gcodec models in reduced precision.")
 def eval_(data: tuple[str, ...], codecs: str, out_json: str | None, plot: str | None, max_images: int,
-          bpp_range: str, device: str, half: bool) -> None:
+          bpp_range: str, n_settings: int, device: str, half: bool) -> None:
     """Measure bytes, bpp, PSNR, MS-SSIM, texture retention and seconds per image and setting."""
+    from dataclasses import replace
+
+    from ..codec import classical
     from ..codec.evaluate import evaluate, list_images, parse_codec_spec
     from ..codec.gc_codec import pick_device
     from ..codec.gcodec_rd import gcodec_codecs
@@ -35,7 +40,14 @@ def eval_(data: tuple[str, ...], codecs: str, out_json: str | None, plot: str | 
     except ValueError:
         raise InputError(f"--bpp-range must be two numbers like 0.01,0.2, got {bpp_range!r}") from None
     names = parse_codec_spec(codecs, extra_names=["gcodec"])
-    extra = gcodec_codecs(names, pick_device(device), half)
+    extra: dict = dict(gcodec_codecs(names, pick_device(device), half))
+    if n_settings < 0:
+        raise InputError(f"--settings must be >= 0, got {n_settings}")
+    if n_settings:
+        for n in names:
+            if n not in extra:  # classical: settings are listed lowest rate first
+                c = classical.get_codec(n)
+                extra[n] = replace(c, settings=tuple(c.settings[:n_settings]))
     images = list_images(data)
     if max_images > 0:
         images = images[:max_images]
