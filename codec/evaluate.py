@@ -172,6 +172,28 @@ def _curve(settings: Sequence[Any], rows: list[dict[str, Any]]) -> list[dict[str
     return curve
 
 
+def _run_key(path: Path, codec: str, setting: Any) -> str:
+    return json.dumps([str(Path(path).resolve()), codec, _json_safe(setting)])
+
+
+def _load_resume(path: Path) -> dict[str, dict[str, Any]]:
+    """Finished runs from a resume file; a last line cut off by a kill is ignored."""
+    done: dict[str, dict[str, Any]] = {}
+    if not path.exists():
+        return done
+    for line in path.read_text().splitlines():
+        try:
+            rec = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        row = rec["row"]
+        for k in ("psnr", "ms_ssim", "texture_retention"):
+            v = row.get(k)
+            row[k] = math.nan if v is None else float(v)  # back from JSON's null / "inf"
+        done[rec["key"]] = row
+    return done
+
+
 def _versions() -> dict[str, str]:
     import PIL
 
@@ -196,6 +218,7 @@ def evaluate(
     progress: bool = True,
     *,
     bpp_range: tuple[float, float] = (0.01, 0.2),
+    resume: Path | None = None,
 ) -> dict[str, Any]:
     """Run every codec at every setting on every image; return (and optionally save) the results.
 
@@ -207,6 +230,11 @@ def evaluate(
     texture_retention, encode_s, decode_s (None when the codec cannot split them) and seconds
     (the whole run() call). A curve point holds the means of those over the images at one
     setting. MS-SSIM is nan for an image with a side < 161 px and left out of the mean.
+
+    `resume`: a JSON-lines file that gets one line per finished (image, codec, setting) run;
+    runs already in it are taken from it instead of being redone, so a long sweep that was
+    killed goes on where it stopped. It keys runs by image path, codec name and setting only:
+    delete it when a codec's definition changes.
     """
     resolved = _resolve_codecs(codecs, extra_codecs)  # all names checked before any work
     paths = [Path(p) for p in images]
@@ -217,17 +245,36 @@ def evaluate(
     total = len(arrays) * sum(len(s) for s in settings.values())
 
     rows: dict[str, list[dict[str, Any]]] = {n: [] for n in resolved}
+    done = _load_resume(Path(resume)) if resume is not None else {}
+    n_resumed = 0
     t_start = time.time()
     bar = tqdm(total=total, desc="evaluate", unit="run", disable=not progress, file=sys.stderr)
+    log = None
+    if resume is not None:
+        log = open(resume, "a")
+        if log.tell() > 0 and not Path(resume).read_bytes().endswith(b"\n"):
+            log.write("\n")  # end a line a kill cut short, so the next record starts clean
     try:
         for path, image in zip(paths, arrays):
             for name, codec in resolved.items():
                 bar.set_postfix_str(f"{path.name} {name}", refresh=False)
                 for s in settings[name]:
-                    rows[name].append({"image": path.name, "setting": s, **_measure(codec, name, image, s)})
+                    key = _run_key(path, name, s)
+                    row = done.get(key)
+                    if row is not None:
+                        row = dict(row, setting=s)  # the caller's setting object, not its JSON form
+                        n_resumed += 1
+                    else:
+                        row = {"image": path.name, "setting": s, **_measure(codec, name, image, s)}
+                        if log is not None:
+                            log.write(json.dumps({"key": key, "row": _json_safe(row)}, allow_nan=False) + "\n")
+                            log.flush()
+                    rows[name].append(row)
                     bar.update(1)
     finally:
         bar.close()
+        if log is not None:
+            log.close()
 
     results: dict[str, Any] = {
         "meta": {
@@ -236,6 +283,7 @@ def evaluate(
                           "E = mean (gray - GaussianBlur1.5(gray))^2; curves are means over images (EVAL.md)",
             "started": time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(t_start)),
             "seconds": time.time() - t_start,
+            "resumed_runs": n_resumed,  # taken from the resume file; "seconds" covers only the rest
             "versions": _versions(),
         },
         "images": [{"name": p.name, "path": str(p), "height": a.shape[0], "width": a.shape[1]}
@@ -356,13 +404,16 @@ def _main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--json", type=Path, default=None, help="write results here")
     ap.add_argument("--plot", type=Path, default=None, help="write the RD plot (PNG) here")
     ap.add_argument("--bpp-range", type=float, nargs=2, default=(0.01, 0.2), metavar=("LO", "HI"))
+    ap.add_argument("--resume", type=Path, default=None,
+                    help="JSON-lines file of finished runs: reused if present, appended to as runs finish")
     args = ap.parse_args(argv)
     try:
         import torch
 
         torch.set_num_threads(1)  # MS-SSIM is the only torch user here; the CPU is shared
         names = parse_codec_spec(args.codecs)
-        res = evaluate(list_images(args.images), names, args.json, args.plot, bpp_range=tuple(args.bpp_range))
+        res = evaluate(list_images(args.images), names, args.json, args.plot, bpp_range=tuple(args.bpp_range),
+                       resume=args.resume)
     except GcodecError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

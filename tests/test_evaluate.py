@@ -144,3 +144,24 @@ def test_progress_run_prints_table_and_plot_range(two_images: list[Path], tmp_pa
     assert "gcodec:toy" in out and "MS-SSIM at equal rate" in out
     png = plot_rd(res, tmp_path / "p.png", bpp_range=(1.0, 8.0), title="toy")
     assert png.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_resume_skips_finished_runs(two_images: list[Path], tmp_path: Path) -> None:
+    log = tmp_path / "runs.jsonl"
+    toy = Posterize()
+    first = evaluate(two_images, ["gcodec:toy"], None, None, extra_codecs={"gcodec:toy": toy},
+                     progress=False, resume=log)
+    assert toy.calls == 4 and len(log.read_text().splitlines()) == 4
+    # a kill mid-write leaves a broken last line: it is ignored and that run is redone
+    lines = log.read_text().splitlines()
+    log.write_text("\n".join(lines[:3]) + "\n" + lines[3][:20])
+    again = Posterize()
+    second = evaluate(two_images, ["gcodec:toy"], None, None, extra_codecs={"gcodec:toy": again},
+                      progress=False, resume=log)
+    assert again.calls == 1 and second["meta"]["resumed_runs"] == 3
+    for a, b in zip(first["codecs"]["gcodec:toy"]["curve"], second["codecs"]["gcodec:toy"]["curve"]):
+        for k in ("bpp", "psnr", "texture_retention", "n"):
+            assert a[k] == pytest.approx(b[k])
+    third = Posterize()
+    evaluate(two_images, ["gcodec:toy"], None, None, extra_codecs={"gcodec:toy": third}, progress=False, resume=log)
+    assert third.calls == 0
