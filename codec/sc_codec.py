@@ -211,7 +211,7 @@ def heatmap(padded_labels: np.ndarray, classes: int, synthesize_ids: list[int], 
     every cell they overlap."""
     synth = torch.zeros(classes, dtype=torch.bool)
     synth[list(synthesize_ids)] = True
-    heat = synthesis_heatmap(torch.from_numpy(np.ascontiguousarray(padded_labels))[None], synth)[0, 0].numpy() > 0
+    heat = synthesis_heatmap(torch.from_numpy(np.array(padded_labels, dtype=np.uint8))[None], synth)[0, 0].numpy() > 0
     for x, y, w, h in boxes:
         heat[y // STRIDE : -(-(y + h) // STRIDE), x // STRIDE : -(-(x + w) // STRIDE)] = True
     return heat
