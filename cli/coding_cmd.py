@@ -143,7 +143,8 @@ def encode(inputs: tuple[str, ...], out: str | None, outdir: str | None, model: 
         bpp_ = 8 * len(data) / (h * w)
         return {"input": src, "output": dst, "bytes": len(data), "bpp": round(bpp_, 5), "width": w, "height": h,
                 "seconds": round(secs, 3), **extra,
-                "_line": f"{src} -> {dst}: {len(data)} bytes, {bpp_:.4f} bpp, {secs:.2f} s"}
+                "_line": f"{src} -> {dst}: {len(data)} bytes, {bpp_:.4f} bpp, {secs:.2f} s"
+                         + (f" (map {extra['map_bytes']} B, latents {extra['latent_bytes']} B)" if extra else "")}
 
     _run_all(inputs, outputs, work, jobs, as_json)
 
@@ -281,7 +282,8 @@ def info(file: str, as_json: bool) -> None:
     for tag, n in d["section_bytes"].items():
         click.echo(f"  {names[tag]:<7} {n} bytes" if tag in names else f"  section {tag}: {n} bytes")
     if "synthesized_class_ids" in d:
-        click.echo(f"  synthesized class ids {d['synthesized_class_ids'] or 'none'}; "
+        synth = d.get("synthesized_classes") or d["synthesized_class_ids"]
+        click.echo(f"  synthesized {', '.join(map(str, synth)) if synth else 'none'}; "
                    f"preserved boxes {d['preserved_boxes'] or 'none'}")
 
 

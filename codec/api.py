@@ -13,7 +13,7 @@ import numpy as np
 import torch
 
 from ..bitstream.container import Container, PayloadKind, unpack
-from ..bitstream.errors import InputError, UnsupportedError
+from ..bitstream.errors import GcodecError, InputError, UnsupportedError
 from . import gc_codec, labelmap_codec, sc_codec
 from .registry import DEFAULT_IMAGE_MODEL, ModelRef, resolve_model, shipped_models
 
@@ -93,6 +93,12 @@ def describe(data: bytes) -> dict[str, Any]:
         if c.has_section(sc_codec.SECTION_SELECTION):
             ids, boxes = sc_codec.unpack_selection(c.section(sc_codec.SECTION_SELECTION))
             extra["synthesized_class_ids"] = ids
+            try:  # names when the model is at hand; the ids alone otherwise
+                ref = resolve_model(c.model_id, kind="sc")
+                names = sc_codec.class_names_for(ref.card, int(ref.card["config"]["classes"]))
+                extra["synthesized_classes"] = [names[i] if i < len(names) else str(i) for i in ids]
+            except (GcodecError, KeyError, TypeError, ValueError):
+                pass
             extra["preserved_boxes"] = [list(b) for b in boxes]
     return {
         "kind": KIND_NAMES[c.kind],

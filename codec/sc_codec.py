@@ -135,7 +135,7 @@ def check_boxes(boxes: list[Box], height: int, width: int, error: type[Exception
     if len(boxes) > MAX_BOXES:
         raise error(f"at most {MAX_BOXES} preserved boxes, got {len(boxes)}")
     for x, y, w, h in boxes:
-        if w < 1 or h < 1 or x + w > width or y + h > height:
+        if x < 0 or y < 0 or w < 1 or h < 1 or x + w > width or y + h > height:
             raise error(f"preserved box {x},{y},{w},{h} does not lie inside the {width}x{height} image")
 
 
