@@ -117,7 +117,7 @@ def evaluate_sc(sc: sc_codec.LoadedSC, segmenter: SegNet, folder: str | Path, bo
     records: list[dict[str, Any]] = []
     figure: dict[str, Any] = {}
     fig_stem = figure_stem or pairs[0][0].stem
-    for img_path, lab_path in tqdm(pairs, desc="eval-sc", unit="img", disable=not progress or None):
+    for img_path, lab_path in tqdm(pairs, desc="eval-sc", unit="img", disable=not progress, mininterval=30):
         image = np.asarray(Image.open(img_path).convert("RGB"))
         labels = np.asarray(Image.open(lab_path))
         if labels.ndim != 2:
