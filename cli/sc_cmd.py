@@ -22,10 +22,11 @@ from .main import cli
 @click.option("--limit", type=int, default=None, help="Only the first N images.")
 @click.option("--figure-image", default=None, help="Stem of the image shown in the figure (default: the first).")
 @click.option("--out", "-o", default="results/sc", show_default=True, help="Folder for eval_sc.json and the figure.")
+@click.option("--resume", is_flag=True, help="Keep per-image results under OUT/cache and reuse them on a rerun.")
 @click.option("--device", default="auto", show_default=True)
 @click.option("--threads", type=int, default=1, show_default=True, help="torch CPU threads.")
 def eval_sc(data: str, model: str, seg_model: str, gc_model: str, box_fraction: float, limit: int | None,
-            figure_image: str | None, out: str, device: str, threads: int) -> None:
+            figure_image: str | None, out: str, resume: bool, device: str, threads: int) -> None:
     """bpp (map / latents), PSNR and MS-SSIM overall and on preserved pixels, and semantic
     preservation mIoU, for: no synthesis; sky+tree+road synthesized; one box preserved."""
     import torch
@@ -50,9 +51,10 @@ def eval_sc(data: str, model: str, seg_model: str, gc_model: str, box_fraction: 
     sc = load_sc(resolve_model(model, kind="sc"), dev)
     seg = load_segmenter(resolve_model(seg_model, kind="segmentation").path, dev)
     gc = None if gc_model == "none" else load_gc(resolve_model(gc_model, kind="gc"), dev)
-    result = evaluate_sc(sc, seg, data, box_fraction, gc, limit, figure_image)
-    click.echo(format_table(result))
     out_dir = Path(out)
+    result = evaluate_sc(sc, seg, data, box_fraction, gc, limit, figure_image,
+                         cache_dir=out_dir / "cache" if resume else None)
+    click.echo(format_table(result))
     write_json(result, out_dir / "eval_sc.json")
     fig_path = out_dir / "sc_figure.png"
     write_figure(result["figure"], fig_path)

@@ -30,7 +30,7 @@ from tqdm import tqdm
 from ..bitstream.container import unpack
 from ..bitstream.errors import InputError
 from ..bitstream.labelmap import encode_labelmap
-from ..models.seg_metrics import ConfusionMeter, metrics_from_confusion
+from ..models.seg_metrics import ConfusionMeter, confusion, metrics_from_confusion
 from ..models.segnet import SegNet
 from ..models.train_seg_data import CAMVID_CLASSES, IGNORE
 from . import gc_codec, sc_codec
@@ -102,77 +102,102 @@ def _class_id(names: tuple[str, ...], name: str) -> int:
     return sc_codec.parse_classes(name, names)[0]
 
 
+def _confusions(seg_dec: np.ndarray, seg_orig: np.ndarray, truth: np.ndarray, n: int) -> dict[str, list]:
+    dec = torch.from_numpy(seg_dec)
+    return {"vs_original": confusion(dec, torch.from_numpy(seg_orig), n, IGNORE).tolist(),
+            "vs_truth": confusion(dec, torch.from_numpy(truth), n, IGNORE).tolist()}
+
+
 @torch.inference_mode()
+def _evaluate_one(sc: sc_codec.LoadedSC, segmenter: SegNet, gc: gc_codec.LoadedGC | None, img_path: Path,
+                  lab_path: Path, box_fraction: float, sky_tree_road: list[int]) -> tuple[dict[str, Any], dict]:
+    """One image in every setting: its record (with per-image confusion matrices under
+    `_confusion`) and the decoded images."""
+    n_seg = len(CAMVID_CLASSES)
+    image = np.asarray(Image.open(img_path).convert("RGB"))
+    labels = np.asarray(Image.open(lab_path))
+    if labels.ndim != 2:
+        raise InputError(f"{lab_path}: label maps must be single-channel class ids")
+    h, w = labels.shape
+    truth = np.where(labels < n_seg, labels, IGNORE).astype(np.uint8)
+    seg_orig = segment(segmenter, image)
+    box = centre_box(h, w, box_fraction)
+    selections = {"none": ([], []), "sky+tree+road": (sky_tree_road, []),
+                  "box": (list(range(sc.cfg.classes)), [box])}
+    map_payload = encode_labelmap(labels)
+    rec: dict[str, Any] = {"image": img_path.name, "height": h, "width": w, "box_rect": list(box), "_confusion": {}}
+    masks: dict[str, np.ndarray] = {}
+    decoded: dict[str, np.ndarray] = {"original": image}
+    for s in SETTINGS:
+        ids, boxes = selections[s]
+        data = sc_codec.compress(sc, image, labels, ids, boxes, map_payload=map_payload)
+        c = unpack(data)
+        out = sc_codec.decompress(sc, c)
+        parts = sc_codec.decode_parts(sc, c)
+        mask = sc_codec.preserved_pixels(parts.heat, h, w)
+        masks[s], decoded[s] = mask, out
+        sizes = sc_codec.section_sizes(data)
+        rec["_confusion"][s] = _confusions(segment(segmenter, out), seg_orig, truth, n_seg)
+        rec[s] = {
+            "bytes": len(data), "map_bytes": sizes["map"], "latent_bytes": sizes["latents"],
+            "bpp": 8 * len(data) / (h * w), "bpp_map": 8 * sizes["map"] / (h * w),
+            "bpp_latents": 8 * sizes["latents"] / (h * w),
+            "coded_cell_fraction": float(parts.heat.mean()),
+            "preserved_pixel_fraction": float(mask.mean()),
+            "psnr": psnr(out, image), "ms_ssim": ms_ssim(out, image),
+            "psnr_preserved": masked_psnr(out, image, mask),
+            "ms_ssim_preserved": preserved_ms_ssim(out, image, mask),
+            # the no-synthesis decode on the same pixels: what preservation costs
+            "psnr_preserved_by_none": masked_psnr(decoded["none"], image, mask),
+            "ms_ssim_preserved_by_none": preserved_ms_ssim(decoded["none"], image, mask),
+        }
+    for s in SETTINGS[1:]:
+        rec[s]["latent_bytes_vs_none"] = rec[s]["latent_bytes"] / max(1, rec["none"]["latent_bytes"])
+    if gc is not None:
+        data = gc_codec.compress(gc, image)
+        out = gc_codec.decompress(gc, unpack(data))
+        rec["_confusion"]["gc"] = _confusions(segment(segmenter, out), seg_orig, truth, n_seg)
+        rec["gc"] = {"bytes": len(data), "bpp": 8 * len(data) / (h * w), "psnr": psnr(out, image),
+                     "ms_ssim": ms_ssim(out, image),
+                     **{f"psnr_preserved_{s}": masked_psnr(out, image, masks[s]) for s in SETTINGS},
+                     **{f"ms_ssim_preserved_{s}": preserved_ms_ssim(out, image, masks[s]) for s in SETTINGS}}
+    return rec, decoded
+
+
 def evaluate_sc(sc: sc_codec.LoadedSC, segmenter: SegNet, folder: str | Path, box_fraction: float = 0.5,
                 gc: gc_codec.LoadedGC | None = None, limit: int | None = None, figure_stem: str | None = None,
-                progress: bool = True) -> dict[str, Any]:
+                progress: bool = True, cache_dir: str | Path | None = None) -> dict[str, Any]:
     """Run the three settings on every pair; returns per-image records, a summary and the
-    decoded images of the figure image (`figure` key, not JSON)."""
+    decoded images of the figure image (`figure` key, not JSON). With `cache_dir`, each
+    image's record is kept there and reused by a rerun with the same models and box."""
     pairs = camvid_pairs(folder)[:limit]
-    names = sc.class_names
-    sky_tree_road = [_class_id(names, n) for n in ("sky", "tree", "road")]
+    sky_tree_road = [_class_id(sc.class_names, n) for n in ("sky", "tree", "road")]
     n_seg = len(CAMVID_CLASSES)
     meters = {s: {"vs_original": ConfusionMeter(n_seg, IGNORE), "vs_truth": ConfusionMeter(n_seg, IGNORE)}
               for s in SETTINGS + (("gc",) if gc else ())}
+    key = {"model": sc.ref.name, "digest": sc.ref.digest.hex(), "box_fraction": box_fraction,
+           "gc": gc.ref.name if gc else None, "seg": getattr(segmenter, "card", {}).get("sha256")}
     records: list[dict[str, Any]] = []
     figure: dict[str, Any] = {}
     fig_stem = figure_stem or pairs[0][0].stem
     for img_path, lab_path in tqdm(pairs, desc="eval-sc", unit="img", disable=not progress, mininterval=30):
-        image = np.asarray(Image.open(img_path).convert("RGB"))
-        labels = np.asarray(Image.open(lab_path))
-        if labels.ndim != 2:
-            raise InputError(f"{lab_path}: label maps must be single-channel class ids")
-        h, w = labels.shape
-        truth = np.where(labels < n_seg, labels, IGNORE).astype(np.uint8)
-        seg_orig = segment(segmenter, image)
-        box = centre_box(h, w, box_fraction)
-        selections = {"none": ([], []), "sky+tree+road": (sky_tree_road, []),
-                      "box": (list(range(sc.cfg.classes)), [box])}
-        map_payload = encode_labelmap(labels)
-        rec: dict[str, Any] = {"image": img_path.name, "height": h, "width": w, "box": list(box)}
-        masks: dict[str, np.ndarray] = {}
-        decoded: dict[str, np.ndarray] = {}
-        for s in SETTINGS:
-            ids, boxes = selections[s]
-            data = sc_codec.compress(sc, image, labels, ids, boxes, map_payload=map_payload)
-            c = unpack(data)
-            out = sc_codec.decompress(sc, c)
-            parts = sc_codec.decode_parts(sc, c)
-            mask = sc_codec.preserved_pixels(parts.heat, h, w)
-            masks[s], decoded[s] = mask, out
-            sizes = sc_codec.section_sizes(data)
-            seg_dec = segment(segmenter, out)
-            meters[s]["vs_original"].update(torch.from_numpy(seg_dec), torch.from_numpy(seg_orig))
-            meters[s]["vs_truth"].update(torch.from_numpy(seg_dec), torch.from_numpy(truth))
-            rec[s] = {
-                "bytes": len(data), "map_bytes": sizes["map"], "latent_bytes": sizes["latents"],
-                "bpp": 8 * len(data) / (h * w), "bpp_map": 8 * sizes["map"] / (h * w),
-                "bpp_latents": 8 * sizes["latents"] / (h * w),
-                "coded_cell_fraction": float(parts.heat.mean()),
-                "preserved_pixel_fraction": float(mask.mean()),
-                "psnr": psnr(out, image), "ms_ssim": ms_ssim(out, image),
-                "psnr_preserved": masked_psnr(out, image, mask),
-                "ms_ssim_preserved": preserved_ms_ssim(out, image, mask),
-                # the no-synthesis decode on the same pixels: what preservation costs
-                "psnr_preserved_by_none": masked_psnr(decoded["none"], image, mask),
-                "ms_ssim_preserved_by_none": preserved_ms_ssim(decoded["none"], image, mask),
-            }
-        for s in SETTINGS[1:]:
-            rec[s]["latent_bytes_vs_none"] = rec[s]["latent_bytes"] / max(1, rec["none"]["latent_bytes"])
-        if gc is not None:
-            data = gc_codec.compress(gc, image)
-            out = gc_codec.decompress(gc, unpack(data))
-            seg_dec = segment(segmenter, out)
-            meters["gc"]["vs_original"].update(torch.from_numpy(seg_dec), torch.from_numpy(seg_orig))
-            meters["gc"]["vs_truth"].update(torch.from_numpy(seg_dec), torch.from_numpy(truth))
-            rec["gc"] = {"bytes": len(data), "bpp": 8 * len(data) / (h * w), "psnr": psnr(out, image),
-                         "ms_ssim": ms_ssim(out, image),
-                         **{f"psnr_preserved_{s}": masked_psnr(out, image, masks[s]) for s in SETTINGS},
-                         **{f"ms_ssim_preserved_{s}": preserved_ms_ssim(out, image, masks[s]) for s in SETTINGS}}
+        cached = Path(cache_dir) / f"{img_path.stem}.json" if cache_dir else None
+        rec = None
+        if cached is not None and cached.is_file() and img_path.stem != fig_stem:
+            stored = json.loads(cached.read_text())
+            rec = stored["record"] if stored.get("key") == key else None
+        if rec is None:
+            rec, decoded = _evaluate_one(sc, segmenter, gc, img_path, lab_path, box_fraction, sky_tree_road)
+            if cached is not None:
+                cached.parent.mkdir(parents=True, exist_ok=True)
+                cached.write_text(json.dumps({"key": key, "record": rec}))
+            if img_path.stem == fig_stem:
+                figure = {"image": decoded["original"], "box_rect": tuple(rec["box_rect"]), "name": img_path.name,
+                          **{s: (decoded[s], rec[s]["bpp"]) for s in SETTINGS}}
+        for setting, mats in rec.pop("_confusion").items():
+            for ref, mat in mats.items():
+                meters[setting][ref].mat = meters[setting][ref].matrix() + torch.tensor(mat)
         records.append(rec)
-        if img_path.stem == fig_stem:
-            figure = {"image": image, "box_rect": box, "name": img_path.name,
-                      **{s: (decoded[s], rec[s]["bpp"]) for s in SETTINGS}}
     summary = summarize(records, meters, gc.ref.name if gc else None)
     return {"model": sc.ref.name, "folder": str(folder), "n_images": len(records), "box_fraction": box_fraction,
             "summary": summary, "images": records, "figure": figure}

@@ -371,3 +371,11 @@ def test_cli_eval_sc(weights, tmp_path, photo, labels):
     assert s["none"]["psnr_preserved"] == pytest.approx(s["none"]["psnr"])
     assert s["box"]["ms_ssim_preserved_n"] == 2 and 0 <= s["box"]["miou_vs_original"] <= 1
     assert "sky+tree+road" in r.stdout
+    # a resumed run reuses the cached per-image records and reports the same numbers
+    args = ["eval-sc", "--data", data, "-m", "tiny-sc", "--seg-model", "tiny-seg", "--gc-model", "tiny",
+            "--box-fraction", "0.75", "--resume", "--figure-image", "im0"]
+    assert run(*args, "-o", tmp_path / "r1").exit_code == 0
+    assert (tmp_path / "r1" / "cache" / "im1.json").is_file()
+    assert run(*args, "-o", tmp_path / "r1").exit_code == 0
+    again = json.loads((tmp_path / "r1" / "eval_sc.json").read_text())
+    assert again["summary"] == res["summary"]
