@@ -83,12 +83,20 @@ def _device_option(f: Callable) -> Callable:
 @click.option("--bpp", type=float, default=None, help="Pick the shipped GC model closest to this rate.")
 @click.option("--kind", type=click.Choice(["auto", "image", "labelmap"]), default="auto", show_default=True,
               help="auto: single-channel PNGs with few values are label maps (coded losslessly).")
+@click.option("--semantic", default=None,
+              help="SC models: the label map (class-id PNG), a folder of INPUT-stem.png maps, or 'auto' "
+                   "(the shipped segmentation network).")
+@click.option("--synthesize", default=None,
+              help="SC models: comma-separated classes to synthesize at zero latent bits (e.g. sky,tree,road; all).")
+@click.option("--preserve-box", "preserve_boxes", multiple=True, metavar="X,Y,W,H",
+              help="SC models: always code the latents under this pixel box (repeatable).")
 @_device_option
 @click.option("--jobs", "-j", default=1, show_default=True, help="Files processed in parallel.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per file on stdout.")
 @click.option("--force", is_flag=True, help="Overwrite existing outputs.")
 def encode(inputs: tuple[str, ...], out: str | None, outdir: str | None, model: str | None, bpp: float | None,
-           kind: str, device: str, jobs: int, as_json: bool, force: bool) -> None:
+           kind: str, semantic: str | None, synthesize: str | None, preserve_boxes: tuple[str, ...], device: str,
+           jobs: int, as_json: bool, force: bool) -> None:
     """Compress images (or label maps) to .gcodec files."""
     from ..codec.api import Codec, model_for_bpp
     from ..codec.gc_codec import pick_device
@@ -105,14 +113,23 @@ def encode(inputs: tuple[str, ...], out: str | None, outdir: str | None, model: 
         if dst != "-" and Path(dst).exists() and not force:
             raise InputError(f"{dst} exists (use --force to overwrite)")
     name = model_for_bpp(bpp).name if bpp is not None else model
-    resolve_model(name or "gc-c6", kind="gc")  # unknown names fail before any work
+    semantic_model = resolve_model(name or "gc-c6").kind == "sc"
+    if not semantic_model:
+        if semantic or synthesize or preserve_boxes:
+            raise InputError("--semantic, --synthesize and --preserve-box need an SC model (e.g. --model sc-camvid-c6)")
+        resolve_model(name or "gc-c6", kind="gc")  # unknown names fail before any work
     codec = Codec(pick_device(device))
+    sc_setup = _sc_setup(name, inputs, kind, semantic, synthesize, preserve_boxes, codec) if semantic_model else None
 
     def work(src: str, dst: str) -> dict[str, Any]:
         t0 = time.perf_counter()
         arr = decode_any(read_bytes(src), src)
-        as_labels = kind == "labelmap" or (kind == "auto" and looks_like_labelmap(arr))
-        if as_labels:
+        as_labels = not sc_setup and (kind == "labelmap" or (kind == "auto" and looks_like_labelmap(arr)))
+        extra: dict[str, Any] = {}
+        if sc_setup:
+            image = np.repeat(arr[:, :, None], 3, axis=2) if arr.ndim == 2 else arr
+            data, extra = sc_setup(src, image)
+        elif as_labels:
             if arr.ndim != 2:
                 raise InputError(f"{src}: --kind labelmap needs a single-channel 8-bit PNG")
             data = codec.encode_labels(arr)
@@ -125,10 +142,61 @@ def encode(inputs: tuple[str, ...], out: str | None, outdir: str | None, model: 
         secs = time.perf_counter() - t0
         bpp_ = 8 * len(data) / (h * w)
         return {"input": src, "output": dst, "bytes": len(data), "bpp": round(bpp_, 5), "width": w, "height": h,
-                "seconds": round(secs, 3),
-                "_line": f"{src} -> {dst}: {len(data)} bytes, {bpp_:.4f} bpp, {secs:.2f} s"}
+                "seconds": round(secs, 3), **extra,
+                "_line": f"{src} -> {dst}: {len(data)} bytes, {bpp_:.4f} bpp, {secs:.2f} s"
+                         + (f" (map {extra['map_bytes']} B, latents {extra['latent_bytes']} B)" if extra else "")}
 
     _run_all(inputs, outputs, work, jobs, as_json)
+
+
+def _sc_setup(model: str, inputs: tuple[str, ...], kind: str, semantic: str | None, synthesize: str | None,
+              boxes_spec: tuple[str, ...], codec: Any) -> Callable[[str, np.ndarray], tuple[bytes, dict[str, Any]]]:
+    """Check the SC options before any work; return the per-file encoder (image -> bytes, JSON extras)."""
+    from ..codec import sc_codec
+    from ..codec.image_io import decode_any, read_bytes
+    from ..codec.registry import resolve_model
+
+    ref = resolve_model(model, kind="sc")
+    if kind == "labelmap":
+        raise InputError(f"--kind labelmap cannot be used with the SC model {ref.name}")
+    if not semantic:
+        raise InputError(f"{ref.name} is a semantic (SC) model: give --semantic LABELS.png, a folder, or auto")
+    try:
+        classes = int(ref.card.get("config", {}).get("classes", sc_codec.SCConfig.classes))
+    except (TypeError, ValueError):
+        raise InputError(f"{ref.path}: model card has no valid class count") from None
+    names = sc_codec.class_names_for(ref.card, classes)
+    ids = sc_codec.parse_classes(synthesize, names, ref.name) if synthesize else []
+    boxes = [sc_codec.parse_box(b) for b in boxes_spec]
+    folder = semantic != "auto" and Path(semantic).is_dir()
+    if semantic != "auto" and not folder:
+        if not Path(semantic).is_file():
+            raise InputError(f"--semantic {semantic}: no such file or folder (or 'auto')")
+        if len(inputs) != 1:
+            raise InputError("--semantic FILE takes a single input; give a folder of INPUT-stem.png maps for several")
+    segmenter = None
+    if semantic == "auto":
+        from ..codec.segment import load_segmenter
+
+        segmenter = load_segmenter(resolve_model(sc_codec.AUTO_SEGMENTER, kind="segmentation").path, codec.device)
+    sc = codec.sc(ref)
+
+    def encode_one(src: str, image: np.ndarray) -> tuple[bytes, dict[str, Any]]:
+        if segmenter is not None:
+            from ..codec.segment import segment
+
+            labels = segment(segmenter, image)
+        else:
+            path = str(Path(semantic) / (Path(src).stem + ".png")) if folder else semantic
+            labels = decode_any(read_bytes(path), path)
+            if labels.ndim != 2:
+                raise InputError(f"{path}: a label map must be a single-channel 8-bit PNG of class ids")
+        data = sc_codec.compress(sc, image, labels, ids, boxes)
+        sizes = sc_codec.section_sizes(data)
+        return data, {"map_bytes": sizes["map"], "latent_bytes": sizes["latents"],
+                      "synthesized": [names[i] for i in ids], "preserved_boxes": [list(b) for b in boxes]}
+
+    return encode_one
 
 
 @cli.command()
@@ -210,8 +278,13 @@ def info(file: str, as_json: bool) -> None:
     if d["model"]:
         click.echo(f"  model   {d['model']} ({d['model_digest']})")
     click.echo(f"  header  {d['header_bytes']} bytes")
+    names = d.get("section_names", {})
     for tag, n in d["section_bytes"].items():
-        click.echo(f"  section {tag}: {n} bytes")
+        click.echo(f"  {names[tag]:<7} {n} bytes" if tag in names else f"  section {tag}: {n} bytes")
+    if "synthesized_class_ids" in d:
+        synth = d.get("synthesized_classes") or d["synthesized_class_ids"]
+        click.echo(f"  synthesized {', '.join(map(str, synth)) if synth else 'none'}; "
+                   f"preserved boxes {d['preserved_boxes'] or 'none'}")
 
 
 @cli.command()

@@ -13,8 +13,8 @@ import numpy as np
 import torch
 
 from ..bitstream.container import Container, PayloadKind, unpack
-from ..bitstream.errors import InputError, UnsupportedError
-from . import gc_codec, labelmap_codec
+from ..bitstream.errors import GcodecError, InputError, UnsupportedError
+from . import gc_codec, labelmap_codec, sc_codec
 from .registry import DEFAULT_IMAGE_MODEL, ModelRef, resolve_model, shipped_models
 
 KIND_NAMES = {
@@ -48,6 +48,7 @@ class Codec:
     device: torch.device = field(default_factory=lambda: gc_codec.pick_device("auto"))
     half: bool = False  # reduced-precision generator on decode
     _gc: dict[str, gc_codec.LoadedGC] = field(default_factory=dict)
+    _sc: dict[str, sc_codec.LoadedSC] = field(default_factory=dict)
 
     def gc(self, ref: ModelRef) -> gc_codec.LoadedGC:
         key = str(ref.path)
@@ -58,6 +59,17 @@ class Codec:
     def encode_image(self, image: np.ndarray, model: str | None = None) -> bytes:
         ref = resolve_model(model or DEFAULT_IMAGE_MODEL, kind="gc")
         return gc_codec.compress(self.gc(ref), image)
+
+    def sc(self, ref: ModelRef) -> sc_codec.LoadedSC:
+        key = str(ref.path)
+        if key not in self._sc:
+            self._sc[key] = sc_codec.load_sc(ref, self.device)
+        return self._sc[key]
+
+    def encode_semantic(self, image: np.ndarray, labels: np.ndarray, model: str,
+                        synthesize_ids: list[int] = (), boxes: list[sc_codec.Box] = ()) -> bytes:
+        """SC image: `labels` (H, W) class ids; latents of `synthesize_ids` cells are not coded."""
+        return sc_codec.compress(self.sc(resolve_model(model, kind="sc")), image, labels, synthesize_ids, boxes)
 
     def encode_labels(self, labels: np.ndarray) -> bytes:
         return labelmap_codec.compress(labels)
@@ -70,6 +82,9 @@ class Codec:
         if c.kind == PayloadKind.GC_IMAGE:
             ref = resolve_model(model or c.model_id, kind="gc")
             return c, gc_codec.decompress(self.gc(ref), c, half=self.half)
+        if c.kind == PayloadKind.SC_IMAGE:
+            ref = resolve_model(model or c.model_id, kind="sc")
+            return c, sc_codec.decompress(self.sc(ref), c, half=self.half)
         raise UnsupportedError(f"decoding {KIND_NAMES[c.kind]} files is not supported by this version")
 
 
@@ -78,6 +93,19 @@ def describe(data: bytes) -> dict[str, Any]:
     c = unpack(data)
     section_bytes = {str(tag): len(payload) for tag, payload in c.sections}
     pixels = int(np.prod(c.size))
+    extra: dict[str, Any] = {}
+    if c.kind == PayloadKind.SC_IMAGE:  # named sections, and the selection (readable without the model)
+        extra["section_names"] = {str(t): sc_codec.SECTION_NAMES.get(t, "unknown") for t, _ in c.sections}
+        if c.has_section(sc_codec.SECTION_SELECTION):
+            ids, boxes = sc_codec.unpack_selection(c.section(sc_codec.SECTION_SELECTION))
+            extra["synthesized_class_ids"] = ids
+            try:  # names when the model is at hand; the ids alone otherwise
+                ref = resolve_model(c.model_id, kind="sc")
+                names = sc_codec.class_names_for(ref.card, int(ref.card["config"]["classes"]))
+                extra["synthesized_classes"] = [names[i] if i < len(names) else str(i) for i in ids]
+            except (GcodecError, KeyError, TypeError, ValueError):
+                pass
+            extra["preserved_boxes"] = [list(b) for b in boxes]
     return {
         "kind": KIND_NAMES[c.kind],
         "size": list(c.size),
@@ -87,4 +115,5 @@ def describe(data: bytes) -> dict[str, Any]:
         "header_bytes": len(data) - sum(section_bytes.values()),
         "section_bytes": section_bytes,
         "bpp": 8 * len(data) / pixels,
+        **extra,
     }

@@ -1,0 +1,305 @@
+"""SC image payloads (selective generative compression): image + label map <-> container.
+
+The decoder sees the label map s, so latent cells of chosen classes are synthesized from
+s alone: they are left out of the latent stream entirely (not coded as zeros) and cost
+no bits. Section layout of an SC image (kind 3), see bitstream/FORMAT.md:
+  tag 1  latents: the symbols of the cells whose heat is 1, channel-major then raster,
+         ANS-coded under the model's per-channel integer tables (may be empty);
+  tag 2  label map: `bitstream/labelmap.py` payload at the original size;
+  tag 3  selection: the synthesized class ids and the preserved boxes (varints).
+The heatmap is never stored: both sides derive it from the (padded) label map, the
+synthesized classes and the boxes with the integer rule in `models.sc.synthesis_heatmap`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from ..bitstream.container import Container, PayloadKind, pack, unpack
+from ..bitstream.entropy import decode_categorical, encode_categorical
+from ..bitstream.errors import FormatError, InputError, UnsupportedError
+from ..bitstream.labelmap import decode_labelmap, encode_labelmap
+from ..bitstream.varint import decode_uvarint, encode_uvarint
+from ..models.gc import STRIDE, pad_to_multiple, padded_size
+from ..models.sc import SCConfig, SCModel, synthesis_heatmap
+from ..models.train_seg_data import CAMVID_CLASSES
+from .export import TABLES_KEY
+from .gc_codec import check_image, to_tensor, to_uint8
+from .model_store import load_weights
+from .registry import ModelRef
+
+SECTION_LATENTS = 1
+SECTION_MAP = 2
+SECTION_SELECTION = 3
+SECTION_NAMES = {SECTION_LATENTS: "latents", SECTION_MAP: "map", SECTION_SELECTION: "selection"}
+MAX_BOXES = 64
+AUTO_SEGMENTER = "seg-camvid"  # the shipped network behind `--semantic auto`
+
+Box = tuple[int, int, int, int]  # x, y, w, h in pixels of the original image
+
+# other datasets' words for CamVid classes, so `--synthesize sky,vegetation` reads naturally
+_ALIASES = {"vegetation": "tree", "sidewalk": "pavement", "person": "pedestrian", "sign": "signsymbol",
+            "void": "unlabelled", "unlabeled": "unlabelled", "bicycle": "bicyclist", "rider": "bicyclist"}
+
+
+@dataclass
+class LoadedSC:
+    ref: ModelRef
+    model: SCModel
+    tables: np.ndarray  # int64 (C, L)
+    device: torch.device
+    class_names: tuple[str, ...]  # one per class id the model sees
+
+    @property
+    def cfg(self) -> SCConfig:
+        return self.model.cfg
+
+
+def class_names_for(card: dict, classes: int) -> tuple[str, ...]:
+    """Names of the model's class ids: the card's `class_names`, else CamVid's (+ void as id 11)."""
+    names = card.get("class_names")
+    if isinstance(names, list) and len(names) == classes and all(isinstance(n, str) for n in names):
+        return tuple(names)
+    camvid = CAMVID_CLASSES + ("Unlabelled",)
+    if classes <= len(camvid):
+        return camvid[:classes]
+    return tuple(f"class{i}" for i in range(classes))
+
+
+def load_sc(ref: ModelRef, device: torch.device) -> LoadedSC:
+    state, card = load_weights(ref.path)
+    try:
+        cfg = SCConfig.from_dict(card["config"])
+        tables = state.pop(TABLES_KEY).numpy().astype(np.int64)
+        model = SCModel(cfg)
+        model.load_state_dict({k: v.float() for k, v in state.items()})
+    except (KeyError, ValueError, RuntimeError, TypeError) as e:
+        raise InputError(f"{ref.path} is not a valid SC model: {str(e).splitlines()[0]}") from None
+    if tables.shape != (cfg.channels, cfg.levels):
+        raise InputError(f"{ref.path}: entropy tables have shape {tables.shape}, expected {(cfg.channels, cfg.levels)}")
+    return LoadedSC(ref, model.eval().to(device), tables, device, class_names_for(card, cfg.classes))
+
+
+# ------------------------------------------------------------------ user-facing parsing
+
+
+def parse_classes(spec: str, names: tuple[str, ...], model: str = "the model") -> list[int]:
+    """'sky,Tree,3' -> sorted unique class ids; 'all' means every class. InputError for unknown names."""
+    lookup = {n.lower(): i for i, n in enumerate(names)}
+    ids: set[int] = set()
+    for token in (t.strip() for t in spec.split(",")):
+        if not token:
+            continue
+        key = token.lower()
+        if key == "all":
+            ids.update(range(len(names)))
+        elif key.isdigit():
+            if int(key) >= len(names):
+                raise InputError(f"class id {key} is outside 0..{len(names) - 1} for {model}")
+            ids.add(int(key))
+        elif _ALIASES.get(key, key) in lookup:
+            ids.add(lookup[_ALIASES.get(key, key)])
+        else:
+            raise InputError(f"unknown class {token!r} for {model} (known: {', '.join(names)}, or all)")
+    return sorted(ids)
+
+
+def parse_box(spec: str) -> Box:
+    """'x,y,w,h' (pixels) -> a box; InputError on anything else."""
+    parts = spec.split(",")
+    try:
+        x, y, w, h = (int(p) for p in parts)
+    except ValueError:
+        raise InputError(f"--preserve-box {spec!r}: expected x,y,w,h as four integers") from None
+    if x < 0 or y < 0 or w < 1 or h < 1:
+        raise InputError(f"--preserve-box {spec!r}: x and y must be >= 0, w and h >= 1")
+    return x, y, w, h
+
+
+def check_labels(labels: np.ndarray, image_hw: tuple[int, int], classes: int) -> None:
+    """InputError unless `labels` is an (H, W) uint8 map of the image's size with ids < classes."""
+    if not isinstance(labels, np.ndarray) or labels.ndim != 2 or labels.dtype != np.uint8:
+        raise InputError("the semantic label map must be a single-channel 8-bit image")
+    if labels.shape != tuple(image_hw):
+        raise InputError(f"label map is {labels.shape[1]}x{labels.shape[0]} but the image is "
+                         f"{image_hw[1]}x{image_hw[0]}")
+    top = int(labels.max())
+    if top >= classes:
+        raise InputError(f"label map holds class id {top}; the model knows ids 0..{classes - 1}")
+
+
+def check_boxes(boxes: list[Box], height: int, width: int, error: type[Exception] = InputError) -> None:
+    if len(boxes) > MAX_BOXES:
+        raise error(f"at most {MAX_BOXES} preserved boxes, got {len(boxes)}")
+    for x, y, w, h in boxes:
+        if x < 0 or y < 0 or w < 1 or h < 1 or x + w > width or y + h > height:
+            raise error(f"preserved box {x},{y},{w},{h} does not lie inside the {width}x{height} image")
+
+
+# ------------------------------------------------------------------ selection section
+
+
+def pack_selection(synthesize_ids: list[int], boxes: list[Box]) -> bytes:
+    """varint k, then a k-byte class bitmask (bit i of byte j: class 8j+i synthesized; k is the
+    fewest bytes that hold the mask, so the last byte is non-zero); varint m, m boxes as varints
+    x, y, w, h."""
+    mask = 0
+    for i in synthesize_ids:
+        mask |= 1 << int(i)
+    mask_bytes = mask.to_bytes((mask.bit_length() + 7) // 8, "little")
+    out = bytearray(encode_uvarint(len(mask_bytes)) + mask_bytes)
+    out += encode_uvarint(len(boxes))
+    for box in boxes:
+        for v in box:
+            out += encode_uvarint(v)
+    return bytes(out)
+
+
+def unpack_selection(data: bytes) -> tuple[list[int], list[Box]]:
+    """Inverse of `pack_selection`; checks the layout only (ranges: `decode_parts`)."""
+    k, pos = decode_uvarint(data, 0, "class mask length")
+    if k > 32:  # 256 classes at most
+        raise FormatError(f"class mask of {k} bytes is longer than 32")
+    if pos + k > len(data):
+        raise FormatError("selection section ends inside the class mask")
+    mask_bytes = data[pos : pos + k]
+    if k and mask_bytes[-1] == 0:
+        raise FormatError("class mask is not minimally encoded")
+    mask = int.from_bytes(mask_bytes, "little")
+    ids = [i for i in range(8 * k) if mask >> i & 1]
+    pos += k
+    m, pos = decode_uvarint(data, pos, "preserved box count")
+    if m > MAX_BOXES:
+        raise FormatError(f"selection holds {m} preserved boxes (at most {MAX_BOXES})")
+    boxes: list[Box] = []
+    for _ in range(m):
+        vals = []
+        for what in ("x", "y", "w", "h"):
+            v, pos = decode_uvarint(data, pos, f"box {what}")
+            vals.append(v)
+        boxes.append((vals[0], vals[1], vals[2], vals[3]))
+    if pos != len(data):
+        raise FormatError(f"{len(data) - pos} bytes of trailing data in the selection section")
+    return ids, boxes
+
+
+def section_sizes(data: bytes) -> dict[str, int]:
+    """Bytes of an SC file by part: header (container overhead), map, latents, selection."""
+    c = unpack(data)
+    sizes = {SECTION_NAMES.get(t, str(t)): len(p) for t, p in c.sections}
+    return {"header": len(data) - sum(sizes.values()), **sizes}
+
+
+# ------------------------------------------------------------------ heatmap
+
+
+def pad_labels(labels: np.ndarray) -> np.ndarray:
+    """Pad an (H, W) map to `padded_size` exactly as `pad_to_multiple` pads the image."""
+    h, w = labels.shape
+    ph, pw = padded_size(h, w)
+    if (ph, pw) == (h, w):
+        return labels
+    mode = "reflect" if ph - h < h and pw - w < w else "edge"
+    return np.pad(labels, ((0, ph - h), (0, pw - w)), mode=mode)
+
+
+def heatmap(padded_labels: np.ndarray, classes: int, synthesize_ids: list[int], boxes: list[Box]) -> np.ndarray:
+    """bool (h, w) at latent resolution: True where the latent is coded. Boxes force True on
+    every cell they overlap."""
+    synth = torch.zeros(classes, dtype=torch.bool)
+    synth[list(synthesize_ids)] = True
+    heat = synthesis_heatmap(torch.from_numpy(np.array(padded_labels, dtype=np.uint8))[None], synth)[0, 0].numpy() > 0
+    for x, y, w, h in boxes:
+        heat[y // STRIDE : -(-(y + h) // STRIDE), x // STRIDE : -(-(x + w) // STRIDE)] = True
+    return heat
+
+
+def preserved_pixels(heat: np.ndarray, height: int, width: int) -> np.ndarray:
+    """bool (H, W): pixels whose latent cell is coded (not synthesized)."""
+    return np.repeat(np.repeat(heat, STRIDE, 0), STRIDE, 1)[:height, :width]
+
+
+# ------------------------------------------------------------------ compress / decompress
+
+
+def _channel_index(channels: int, cells: int) -> np.ndarray:
+    return np.repeat(np.arange(channels), cells)
+
+
+@torch.inference_mode()
+def compress(sc: LoadedSC, image: np.ndarray, labels: np.ndarray, synthesize_ids: list[int] = (),
+             boxes: list[Box] = (), map_payload: bytes | None = None) -> bytes:
+    """RGB uint8 (H, W, 3) + class ids (H, W) -> container bytes.
+
+    `map_payload` may pass an already coded label map (the same `labels`) to save re-coding it.
+    """
+    check_image(image)
+    h, w = image.shape[:2]
+    check_labels(labels, (h, w), sc.cfg.classes)
+    ids, boxes = sorted(set(int(i) for i in synthesize_ids)), [tuple(int(v) for v in b) for b in boxes]
+    if ids and (ids[0] < 0 or ids[-1] >= sc.cfg.classes):
+        raise InputError(f"synthesized class ids must lie in 0..{sc.cfg.classes - 1}")
+    check_boxes(boxes, h, w)
+    padded = pad_labels(labels)
+    heat = heatmap(padded, sc.cfg.classes, ids, boxes)
+    x = pad_to_multiple(to_tensor(image, sc.device))
+    lab = torch.from_numpy(padded.astype(np.int64))[None].to(sc.device)
+    symbols = sc.model.encode_symbols(x, lab)[0].cpu().numpy()  # (C, h, w)
+    kept = symbols[:, heat]  # (C, K): only coded cells, channel-major then raster
+    latents = encode_categorical(kept.reshape(-1), sc.tables, _channel_index(*kept.shape))
+    sections = ((SECTION_LATENTS, latents),
+                (SECTION_MAP, map_payload if map_payload is not None else encode_labelmap(labels)),
+                (SECTION_SELECTION, pack_selection(ids, boxes)))
+    return pack(Container(PayloadKind.SC_IMAGE, (h, w), sc.ref.name, sc.ref.digest, sections))
+
+
+@dataclass
+class SCParts:
+    labels: np.ndarray  # uint8 (H, W)
+    synthesize_ids: list[int]
+    boxes: list[Box]
+    heat: np.ndarray  # bool (h, w), True = coded
+    symbols: np.ndarray  # int64 (C, h, w); synthesized cells hold 0 (masked out anyway)
+
+
+def decode_parts(sc: LoadedSC, c: Container) -> SCParts:
+    """Everything but the image: label map, selection, heatmap and latent symbols, all validated."""
+    if c.kind != PayloadKind.SC_IMAGE:
+        raise UnsupportedError(f"not an SC image file (payload kind {int(c.kind)})")
+    if c.model_id != sc.ref.name or c.model_digest != sc.ref.digest:
+        raise FormatError(f"file was written by model {c.model_id} ({c.model_digest.hex()}), "
+                          f"not {sc.ref.name} ({sc.ref.digest.hex()})")
+    extra = {t for t, _ in c.sections} - set(SECTION_NAMES)
+    if extra:
+        raise FormatError(f"SC image file has unknown section tags {sorted(extra)}")
+    h, w = c.size
+    ids, boxes = unpack_selection(c.section(SECTION_SELECTION))
+    if ids and ids[-1] >= sc.cfg.classes:
+        raise FormatError(f"synthesized class id {ids[-1]} is outside the model's 0..{sc.cfg.classes - 1}")
+    check_boxes(boxes, h, w, FormatError)
+    labels = decode_labelmap(c.section(SECTION_MAP), h, w)
+    if labels.size and int(labels.max()) >= sc.cfg.classes:
+        raise FormatError(f"label map holds class id {int(labels.max())}; the model knows 0..{sc.cfg.classes - 1}")
+    padded = pad_labels(labels)
+    heat = heatmap(padded, sc.cfg.classes, ids, boxes)
+    cells = int(heat.sum())
+    kept = decode_categorical(c.section(SECTION_LATENTS), sc.tables, _channel_index(sc.cfg.channels, cells))
+    symbols = np.zeros((sc.cfg.channels, *heat.shape), dtype=np.int64)
+    symbols[:, heat] = kept.reshape(sc.cfg.channels, cells)
+    return SCParts(labels, ids, boxes, heat, symbols)
+
+
+@torch.inference_mode()
+def decompress(sc: LoadedSC, c: Container, half: bool = False) -> np.ndarray:
+    """Container -> RGB uint8 (H, W, 3)."""
+    parts = decode_parts(sc, c)
+    lab = torch.from_numpy(pad_labels(parts.labels).astype(np.int64))[None].to(sc.device)
+    symbols = torch.from_numpy(parts.symbols)[None].to(sc.device)
+    heat = torch.from_numpy(parts.heat).float()[None, None].to(sc.device)
+    with torch.autocast(sc.device.type, dtype=torch.bfloat16 if sc.device.type == "cpu" else torch.float16,
+                        enabled=half):
+        x = sc.model.decode_symbols(symbols, lab, heat)
+    return to_uint8(x, *c.size)
