@@ -9,7 +9,6 @@ input becomes a one-line InputError.
 from __future__ import annotations
 
 import re
-import shutil
 import subprocess
 import tempfile
 from pathlib import Path
@@ -106,14 +105,14 @@ def read_video(path: str, max_frames: int | None = None, resize: tuple[int, int]
         raise InputError(f"{path}: corrupted or truncated video ({_first_line(proc.stderr)})")
     if len(proc.stdout) == 0 or len(proc.stdout) % frame_bytes:
         raise InputError(f"{path}: video decoded to {len(proc.stdout)} bytes, not whole {w}x{h} frames")
-    frames = np.frombuffer(proc.stdout, np.uint8).reshape(-1, h, w, 3)
+    frames = np.frombuffer(proc.stdout, np.uint8).reshape(-1, h, w, 3).copy()  # writable
     return frames, fps
 
 
 def write_video(frames: np.ndarray, fps: float, out_path: str, force: bool = False) -> None:
     """mp4/mkv/avi (x264, CRF 10, yuv444p when a side is odd), .y4m (raw), else a folder of PNGs."""
     frames = np.ascontiguousarray(frames, dtype=np.uint8)
-    t, h, w, _ = frames.shape
+    _, h, w, _ = frames.shape
     out = Path(out_path)
     suffix = out.suffix.lower()
     if suffix not in VIDEO_SUFFIXES:
@@ -143,4 +142,3 @@ def write_video(frames: np.ndarray, fps: float, out_path: str, force: bool = Fal
         if proc.returncode != 0:
             raise InputError(f"{out_path}: ffmpeg could not write the video ({_first_line(proc.stderr)})")
         write_atomic(str(out), tmp_out.read_bytes(), force=True)
-    del t, shutil

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Any, Callable
 
 import torch
 import torch.nn.functional as F
@@ -72,17 +72,19 @@ def plan_strides(height: int, width: int, max_stages: int = 5, max_pad: float = 
     return best
 
 
-def make_config(frames: int, height: int, width: int, width_c: int, hidden: int = 32,
-                pe_levels: int = 80, shrink: float = 1.5, min_channels: int = 8) -> NervConfig:
+def make_config(frames: int, height: int, width: int, width_c: int, hidden: int | None = None,
+                pe_levels: int = 80, shrink: float = 1.5, min_channels: int = 4) -> NervConfig:
+    """Channels width_c / shrink**k per stage; the MLP's hidden width follows width_c (8..64)."""
     h0, w0, strides = plan_strides(height, width)
+    hidden = hidden if hidden is not None else max(8, min(64, width_c))
     chans = tuple(max(min_channels, int(round(width_c / shrink**k))) for k in range(len(strides) + 1))
     return NervConfig(frames, height, width, h0, w0, strides, chans, hidden, pe_levels)
 
 
-def size_for_params(frames: int, height: int, width: int, params: float, **kw: int) -> NervConfig:
+def size_for_params(frames: int, height: int, width: int, params: float, **kw: Any) -> NervConfig:
     """The widest config whose weight count stays within `params` (at least the narrowest)."""
-    best = make_config(frames, height, width, 4, **kw)
-    for c in range(4, 1025):
+    best = make_config(frames, height, width, 2, **kw)
+    for c in range(2, 1025):
         cfg = make_config(frames, height, width, c, **kw)
         if cfg.n_weights() > params:
             break

@@ -83,7 +83,7 @@ def fit(model: Nerv, frames: torch.Tensor, budget: TrainBudget, lr: float, batch
         loss.backward()
         opt.step()
         step += 1
-        value = float(loss)
+        value = float(loss.detach())
         ema = value if ema is None else 0.9 * ema + 0.1 * value
         if total_steps:
             bar.update(1)
@@ -97,13 +97,15 @@ def fit(model: Nerv, frames: torch.Tensor, budget: TrainBudget, lr: float, batch
 
 
 @torch.no_grad()
-def render(model: Nerv, batch: int = 8, bf16: bool = False) -> torch.Tensor:
-    """All frames as uint8 (T, H, W, 3) on the CPU, decoded in batches."""
-    device = next(iter(model.buffers()), next(iter(model.parameters()), None)).device
+def render(model: Nerv, indices: torch.Tensor | None = None, batch: int = 8, bf16: bool = False) -> torch.Tensor:
+    """Frames `indices` (default: all) as uint8 (N, H, W, 3) on the CPU, decoded in batches."""
+    device = next(iter(model.buffers())).device
+    if indices is None:
+        indices = torch.arange(model.cfg.frames)
     out = []
     autocast = torch.autocast(device.type, dtype=torch.bfloat16) if bf16 else nullcontext()
-    for start in range(0, model.cfg.frames, batch):
-        idx = torch.arange(start, min(model.cfg.frames, start + batch), device=device)
+    for start in range(0, len(indices), batch):
+        idx = indices[start : start + batch].to(device)
         with autocast:
             x = model(idx).float()
         out.append(x.mul(255.0).round_().clamp_(0, 255).to(torch.uint8).permute(0, 2, 3, 1).cpu())
