@@ -29,7 +29,7 @@ def eval_video_cmd(videos: tuple[str, ...], bpps: str, methods: str, time_budget
     """Encode each video with supermask, dense and sparse at the given bpps and compare with x264/x265."""
     import torch
 
-    from ..codec.eval_video import check_methods, evaluate_video, plot_video_rd, write_json
+    from ..codec.eval_video import check_methods, evaluate_video, markdown_table, plot_video_rd, write_json
     from ..codec.video_io import parse_size
 
     try:
@@ -53,4 +53,7 @@ def eval_video_cmd(videos: tuple[str, ...], bpps: str, methods: str, time_budget
                                       log=lambda s: click.echo(s, err=True)))
         write_json(results, out / "results.json")  # after every video: a long run keeps partial results
     plot_video_rd(results, out / "rd.png")
+    table = markdown_table(results)
+    (out / "table.md").write_text(table + "\n")
+    click.echo(table)
     click.echo(f"wrote {out / 'results.json'} and {out / 'rd.png'}")

@@ -156,3 +156,35 @@ def check_methods(methods: Sequence[str]) -> None:
     bad = [m for m in methods if m not in METHODS]
     if bad:
         raise InputError(f"unknown method(s) {', '.join(bad)}; choose from {', '.join(METHODS)}")
+
+
+def markdown_table(results: list[dict[str, Any]]) -> str:
+    """One row per video and target bpp: each gcodec method's actual bpp and PSNR (MS-SSIM),
+    and x264/x265 PSNR interpolated at the supermask file's bpp."""
+    lines = []
+    for res in results:
+        codecs = res["codecs"]
+        ours = [n for n in codecs if n.startswith("gcodec-")]
+        anchors = [n for n in codecs if not n.startswith("gcodec-")]
+        if not lines:
+            head = ["video", "target bpp"] + [n.removeprefix("gcodec-") for n in ours] + [f"{a} @ supermask bpp" for a in anchors]
+            lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+        targets = sorted({p["target_bpp"] for n in ours for p in codecs[n]["points"]})
+        for tb in targets:
+            row = [f"{Path(res['video']).stem} {res['width']}x{res['height']}x{res['frames']}", f"{tb:g}"]
+            ref_bpp = None
+            for n in ours:
+                p = next((q for q in codecs[n]["points"] if q["target_bpp"] == tb), None)
+                if p is None:
+                    row.append("-")
+                    continue
+                ms = p.get("ms_ssim")
+                ms_txt = f" / {ms:.3f}" if ms is not None and math.isfinite(ms) else ""
+                row.append(f"{p['bpp']:.4f}: {p['psnr']:.2f}{ms_txt}")
+                if n == "gcodec-supermask":
+                    ref_bpp = p["bpp"]
+            for a in anchors:
+                v = interp_log_bpp(codecs[a]["points"], ref_bpp, "psnr") if ref_bpp else math.nan
+                row.append(f"{v:.2f}" if math.isfinite(v) else "-")
+            lines.append("| " + " | ".join(row) + " |")
+    return "\n".join(lines)
