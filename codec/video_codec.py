@@ -1,0 +1,398 @@
+"""Video codec: fit a NeRV to the clip and store the network (layout: bitstream/FORMAT.md).
+
+Methods:
+  supermask (default): weights random and fixed, regenerated from a seed; training
+      learns per-weight scores and per-level scales; stored: seed, generator id,
+      per-weight level 0..N (entropy coded), alphas and biases in float16.
+  dense: NeRV fully trained; weights quantized to 8 bits per output channel, entropy coded.
+  sparse: dense fit, global magnitude pruning, fine-tune, quantize; the mask is coded too.
+The model is sized from the requested bpp with an estimate of the bits per weight of
+each method; the real bpp is whatever the file turns out to be (`describe_video`).
+"""
+
+from __future__ import annotations
+
+import math
+import struct
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+
+from ..bitstream.container import Container, PayloadKind, pack, unpack
+from ..bitstream.errors import FormatError, GcodecError, InputError, UnsupportedError
+from ..bitstream.varint import encode_uvarint
+from ..models.nerv import Nerv, NervConfig, make_config
+from ..models.seeded_init import GENERATOR_ID, INITS, seeded_weight
+from ..models.supermask import (DEFAULT_SPARSITIES, DenseWeight, FixedWeight, SupermaskWeight,
+                                level_counts, supermask_effective)
+from ..models.train_video import TrainBudget, fit, render
+from .video_bits import Reader, pack_f16, pack_symbols, unpack_f16, unpack_symbols
+from .video_io import is_video_path, parse_size, read_video, write_video  # noqa: F401 (re-exported)
+
+METHODS = ("supermask", "dense", "sparse")
+TAG_CONFIG, TAG_WEIGHTS, TAG_FLOATS, TAG_MASK = 1, 2, 3, 4
+QMAX = 127  # 8-bit symmetric quantization per output channel
+SPARSE_PRUNE = 0.5  # fraction of weights the sparse baseline removes
+SPARSE_FIT_FRACTION = 0.6  # budget share of the dense fit before pruning; the rest fine-tunes
+# Estimated coded bits per weight, used only to size the network for a bpp target.
+EST_BITS = {"dense": 7.5, "sparse": 1.0 + (1 - SPARSE_PRUNE) * 7.5}  # measured ~7.5-8 on short fits
+# Adam rates tuned on short fits (carphone 88x72x30, 40 epochs; scripts in the report):
+# dense 1e-3/3e-3/1e-2/3e-2 -> 12.0/18.7/21.6/23.6 dB; supermask scores 3e-3/1e-2 -> 20.1/19.9 dB.
+LR = {"supermask": 3e-3, "dense": 2e-2, "sparse": 2e-2}
+OTHER_LR = 5e-3  # alphas and biases of the supermask method
+
+
+@dataclass
+class VideoOptions:
+    bpp: float = 0.1
+    method: str = "supermask"
+    epochs: float | None = None
+    time_budget: float | None = None  # seconds of training; default when both are None: 30 epochs
+    max_frames: int | None = None
+    resize: tuple[int, int] | str | None = None  # (W, H) or "WxH"
+    device: str = "auto"
+    progress: bool = True
+    bf16: bool = False
+    seed: int = 1
+    batch: int = 4
+    init: str = "signed"
+    sparsities: tuple[float, ...] = field(default=DEFAULT_SPARSITIES)
+
+
+def pick_device(name: str) -> torch.device:
+    if name in ("auto", "", None):
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        dev = torch.device(name)
+    except RuntimeError:
+        raise InputError(f"unknown device {name!r}") from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise InputError("--device cuda requested but no CUDA GPU is available")
+    return dev
+
+
+def _entropy_bits(probs: list[float]) -> float:
+    return -sum(p * math.log2(p) for p in probs if p > 0)
+
+
+def estimate_bits(cfg: NervConfig, method: str, sparsities: tuple[float, ...]) -> float:
+    """Expected file size in bits for a config: weights + float16 extras + ~80 bytes of headers."""
+    n_w, n_b = cfg.n_weights(), cfg.n_biases()
+    n_layers = len(cfg.layer_shapes())
+    if method == "supermask":
+        cuts = (0.0, *sparsities, 1.0)
+        per_w = _entropy_bits([cuts[i + 1] - cuts[i] for i in range(len(cuts) - 1)])
+        extra = 16 * (n_b + n_layers * len(sparsities))
+    else:
+        per_w = EST_BITS[method]
+        extra = 16 * 2 * n_b + 8 * 300
+    return n_w * per_w + extra + 8 * 80
+
+
+def size_model(frames: int, height: int, width: int, bpp: float, method: str,
+               sparsities: tuple[float, ...]) -> NervConfig:
+    """Widest config whose estimated size fits bpp * pixels (the narrowest if none does)."""
+    budget = bpp * frames * height * width
+    best = make_config(frames, height, width, 2)
+    for c in range(2, 2049):
+        cfg = make_config(frames, height, width, c)
+        if estimate_bits(cfg, method, sparsities) > budget:
+            break
+        best = cfg
+    return best
+
+
+# ---------------------------------------------------------------- config section
+def _pack_config(cfg: NervConfig, method: str, fps: float, seed: int, init: str,
+                 sparsities: tuple[float, ...]) -> bytes:
+    out = bytearray((METHODS.index(method), GENERATOR_ID, INITS.index(init)))
+    out += struct.pack("<I", seed)
+    for v in (round(fps * 1000), cfg.h0, cfg.w0, len(cfg.strides), *cfg.strides, *cfg.channels,
+              cfg.hidden, cfg.pe_levels, round(cfg.pe_base * 1000)):
+        out += encode_uvarint(int(v))
+    if method == "supermask":
+        out += encode_uvarint(len(sparsities))
+        for p in sparsities:
+            out += encode_uvarint(round(p * 10000))
+    return bytes(out)
+
+
+@dataclass
+class _Header:
+    cfg: NervConfig
+    method: str
+    fps: float
+    seed: int
+    init: str
+    sparsities: tuple[float, ...]
+
+
+def _unpack_config(c: Container) -> _Header:
+    r = Reader(c.section(TAG_CONFIG), "video config")
+    method_id, gen_id, init_id = r.take(3, "method")
+    if method_id >= len(METHODS):
+        raise UnsupportedError(f"unknown video method {method_id}")
+    if gen_id != GENERATOR_ID:
+        raise UnsupportedError(f"weight generator {gen_id} is not supported (this build has {GENERATOR_ID})")
+    if init_id >= len(INITS):
+        raise UnsupportedError(f"unknown weight init {init_id}")
+    (seed,) = struct.unpack("<I", r.take(4, "seed"))
+    fps = r.uvarint("fps") / 1000
+    h0, w0, n = r.uvarint("h0"), r.uvarint("w0"), r.uvarint("stage count")
+    if not (1 <= h0 <= 4096 and 1 <= w0 <= 4096 and n <= 8):
+        raise FormatError(f"implausible video config: base {h0}x{w0}, {n} stages")
+    strides = tuple(r.uvarint("stride") for _ in range(n))
+    channels = tuple(r.uvarint("channels") for _ in range(n + 1))
+    hidden, pe_levels, pe_base = r.uvarint("hidden"), r.uvarint("PE levels"), r.uvarint("PE base") / 1000
+    frames, height, width = c.size
+    if (any(not 1 <= s <= 8 for s in strides) or any(not 1 <= ch <= 4096 for ch in channels)
+            or not 1 <= hidden <= 8192 or not 1 <= pe_levels <= 256 or not 1.0 < pe_base < 4.0):
+        raise FormatError("implausible video network config")
+    cfg = NervConfig(frames, height, width, h0, w0, strides, channels, hidden, pe_levels, pe_base)
+    work_h, work_w = cfg.work_size
+    if not (height <= work_h < 2 * height + 64 and width <= work_w < 2 * width + 64):
+        raise FormatError(f"network output {work_w}x{work_h} does not fit the {width}x{height} video")
+    if cfg.n_weights() > 1 << 28:
+        raise FormatError("implausible video network size")
+    sparsities: tuple[float, ...] = ()
+    method = METHODS[method_id]
+    if method == "supermask":
+        k = r.uvarint("level count")
+        if not 1 <= k <= 15:
+            raise FormatError(f"implausible level count {k}")
+        sparsities = tuple(r.uvarint("sparsity") / 10000 for _ in range(k))
+        if any(not 0 < p < 1 for p in sparsities) or list(sparsities) != sorted(set(sparsities)):
+            raise FormatError("supermask sparsities must increase strictly within (0, 1)")
+    r.done()
+    return _Header(cfg, method, fps, seed, INITS[init_id], sparsities)
+
+
+# ---------------------------------------------------------------- encode
+def _seeded(seed: int, init: str, i: int, shape: tuple[int, ...], fan_in: int) -> torch.Tensor:
+    return torch.from_numpy(seeded_weight(seed, i, shape, fan_in, init))
+
+
+def _quantize_rows(w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Symmetric 8-bit per output channel: (int symbols, float16 scales)."""
+    rows = w.reshape(w.shape[0], -1)
+    scale = (np.abs(rows).max(axis=1) / QMAX).astype(np.float16)
+    scale = np.where(scale > 0, scale, np.float16(1.0))
+    q = np.clip(np.rint(rows / scale.astype(np.float32)[:, None]), -QMAX, QMAX).astype(np.int64)
+    return q, scale
+
+
+def _global_prune(model: Nerv, fraction: float) -> None:
+    """Zero the `fraction` of all weights with the smallest magnitude (one global threshold)."""
+    mags = torch.cat([m.weight.detach().abs().flatten() for m in model.weights])
+    k = int(fraction * mags.numel())
+    if k < 1:
+        return
+    thresh = torch.kthvalue(mags.cpu(), k).values.to(mags.device)
+    for m in model.weights:
+        m.mask.copy_((m.weight.detach().abs() > thresh).float())
+
+
+@dataclass
+class EncodeResult:
+    data: bytes
+    train_psnr: float
+    seconds: float
+    config: NervConfig
+
+
+def compress_frames(frames: np.ndarray, fps: float, opts: VideoOptions) -> EncodeResult:
+    """uint8 frames (T, H, W, 3) -> container bytes (and training stats)."""
+    if opts.method not in METHODS:
+        raise InputError(f"unknown --method {opts.method!r}; choose from {', '.join(METHODS)}")
+    if opts.init not in INITS:
+        raise InputError(f"unknown init {opts.init!r}; choose from {', '.join(INITS)}")
+    if not opts.bpp > 0:
+        raise InputError(f"--bpp must be positive, got {opts.bpp}")
+    if opts.epochs is not None and opts.time_budget is not None:
+        raise InputError("give --epochs or --time-budget, not both")
+    if (opts.epochs is not None and opts.epochs <= 0) or (opts.time_budget is not None and opts.time_budget <= 0):
+        raise InputError("--epochs and --time-budget must be positive")
+    budget = (TrainBudget(seconds=opts.time_budget) if opts.time_budget is not None
+              else TrainBudget(epochs=opts.epochs if opts.epochs is not None else 30))
+    t, h, w, _ = frames.shape
+    device = pick_device(opts.device)
+    method = opts.method
+    cfg = size_model(t, h, w, opts.bpp, method, opts.sparsities)
+    start = time.perf_counter()
+    torch.manual_seed(opts.seed)
+    if method == "supermask":
+        model = Nerv(cfg, lambda i, _n, shape, fan: SupermaskWeight(_seeded(opts.seed, opts.init, i, shape, fan), opts.sparsities))
+        model.to(device)
+        psnr = fit(model, torch.from_numpy(frames), budget, LR[method], opts.batch, opts.bf16, opts.progress,
+                   desc="supermask", param_lr={"alphas": OTHER_LR, "biases": OTHER_LR})
+    else:
+        model = Nerv(cfg, lambda i, _n, shape, fan: DenseWeight(_seeded(opts.seed, "kaiming_uniform", i, shape, fan)))
+        model.to(device)
+        if method == "dense":
+            psnr = fit(model, torch.from_numpy(frames), budget, LR[method], opts.batch, opts.bf16, opts.progress, desc="dense")
+        else:
+            first, second = budget.split(SPARSE_FIT_FRACTION)
+            fit(model, torch.from_numpy(frames), first, LR[method], opts.batch, opts.bf16, opts.progress, desc="sparse fit")
+            _global_prune(model, SPARSE_PRUNE)
+            psnr = fit(model, torch.from_numpy(frames), second, LR[method] * 0.3, opts.batch, opts.bf16, opts.progress,
+                       desc="sparse tune", warmup=0.0)
+    seconds = time.perf_counter() - start
+    sections = [(TAG_CONFIG, _pack_config(cfg, method, fps, opts.seed, opts.init, opts.sparsities))]
+    biases = np.concatenate([b.detach().cpu().numpy() for b in model.biases])
+    if method == "supermask":
+        levels = np.concatenate([m.levels().cpu().numpy().ravel() for m in model.weights])
+        alphas = np.concatenate([m.alphas.detach().cpu().numpy() for m in model.weights])
+        sections += [(TAG_WEIGHTS, pack_symbols(levels)), (TAG_FLOATS, pack_f16(alphas) + pack_f16(biases))]
+    else:
+        qs, scales, masks = [], [], []
+        for m in model.weights:
+            q, s = _quantize_rows((m.weight * m.mask).detach().cpu().numpy())
+            keep = m.mask.detach().cpu().numpy().reshape(q.shape).astype(bool)
+            qs.append(q[keep] if method == "sparse" else q.ravel())
+            masks.append(keep.ravel())
+            scales.append(s)
+        sections += [(TAG_WEIGHTS, pack_symbols(np.concatenate(qs) + QMAX)),
+                     (TAG_FLOATS, pack_f16(np.concatenate(scales)) + pack_f16(biases))]
+        if method == "sparse":
+            sections.append((TAG_MASK, pack_symbols(np.concatenate(masks).astype(np.int64))))
+    data = pack(Container(PayloadKind.VIDEO, (t, h, w), sections=tuple(sections)))
+    return EncodeResult(data, psnr, seconds, cfg)
+
+
+def _as_size(resize: tuple[int, int] | str | None) -> tuple[int, int] | None:
+    if resize is None or isinstance(resize, tuple):
+        return resize
+    return parse_size(resize)
+
+
+def compress_video(path: str, opts: VideoOptions) -> bytes:
+    """A video file or frames folder -> gcodec container bytes (PayloadKind.VIDEO)."""
+    frames, fps = read_video(path, opts.max_frames, _as_size(opts.resize))
+    return compress_frames(frames, fps, opts).data
+
+
+# ---------------------------------------------------------------- decode
+def _decoded_weights(c: Container, hd: _Header) -> tuple[list[np.ndarray], np.ndarray]:
+    shapes = hd.cfg.layer_shapes()
+    sizes = [math.prod(s) for _, s, _ in shapes]
+    n_w, n_b = sum(sizes), hd.cfg.n_biases()
+    fl = Reader(c.section(TAG_FLOATS), "video scales")
+    weights: list[np.ndarray] = []
+    if hd.method == "supermask":
+        levels = unpack_symbols(c.section(TAG_WEIGHTS), n_w, "video levels")
+        if levels.min() < 0 or levels.max() > len(hd.sparsities):
+            raise FormatError("video levels fall outside 0..N")
+        alphas = unpack_f16(fl, len(shapes) * len(hd.sparsities), "alphas").reshape(len(shapes), -1)
+        pos = 0
+        for i, (_, shape, fan_in) in enumerate(shapes):
+            lv = levels[pos : pos + sizes[i]].reshape(shape)
+            pos += sizes[i]
+            base = seeded_weight(hd.seed, i, shape, fan_in, hd.init)
+            weights.append(supermask_effective(base, lv, alphas[i]))
+    else:
+        scales = unpack_f16(fl, n_b, "weight scales")
+        if hd.method == "sparse":
+            mask = unpack_symbols(c.section(TAG_MASK), n_w, "video mask")
+            if mask.min() < 0 or mask.max() > 1:
+                raise FormatError("video mask holds values other than 0 and 1")
+            mask = mask.astype(bool)
+            kept = int(mask.sum())
+        else:
+            mask, kept = np.ones(n_w, bool), n_w
+        q_kept = unpack_symbols(c.section(TAG_WEIGHTS), kept, "video weights") - QMAX
+        if q_kept.size and (q_kept.min() < -QMAX or q_kept.max() > QMAX):
+            raise FormatError("video weights fall outside the 8-bit range")
+        q = np.zeros(n_w, np.float32)
+        q[mask] = q_kept
+        pos = spos = 0
+        for i, (_, shape, _) in enumerate(shapes):
+            rows = q[pos : pos + sizes[i]].reshape(shape[0], -1)
+            s = scales[spos : spos + shape[0]]
+            pos += sizes[i]
+            spos += shape[0]
+            weights.append((rows * s[:, None]).reshape(shape))
+    biases = unpack_f16(fl, n_b, "biases")
+    fl.done()
+    return weights, biases
+
+
+def _container(data_or_container: bytes | Container) -> Container:
+    c = data_or_container if isinstance(data_or_container, Container) else unpack(data_or_container)
+    if c.kind != PayloadKind.VIDEO:
+        raise InputError("not a gcodec video file")
+    return c
+
+
+def decoder_model(c: Container, device: torch.device) -> tuple[Nerv, _Header]:
+    hd = _unpack_config(c)
+    weights, biases = _decoded_weights(c, hd)
+    model = Nerv(hd.cfg, lambda i, _n, _s, _f: FixedWeight(torch.from_numpy(weights[i])))
+    pos = 0
+    with torch.no_grad():
+        for b in model.biases:
+            b.copy_(torch.from_numpy(biases[pos : pos + b.numel()]))
+            pos += b.numel()
+    return model.to(device).eval(), hd
+
+
+def decompress_video(data_or_container: bytes | Container, device: str = "auto",
+                     frames: slice | None = None) -> tuple[np.ndarray, float]:
+    """Container (or its bytes) -> uint8 frames (T, H, W, 3) and fps; `frames` picks a slice."""
+    c = _container(data_or_container)
+    dev = pick_device(device)
+    model, hd = decoder_model(c, dev)
+    indices = range(hd.cfg.frames)[frames] if frames is not None else range(hd.cfg.frames)
+    if len(indices) == 0:
+        raise InputError(f"--frames selects no frames of the {hd.cfg.frames}")
+    # TF32 would make GPU decodes drift from CPU ones; keep full float32.
+    saved = torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32
+    torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = False
+    try:
+        out = render(model, torch.tensor(list(indices), dtype=torch.long))
+    finally:
+        torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = saved
+    return out.numpy(), hd.fps
+
+
+def describe_video(container: Container) -> dict[str, Any]:
+    """Frames, size, fps, method, network and bits per part, for `gcodec info`."""
+    c = _container(container)
+    hd = _unpack_config(c)
+    t, h, w = c.size
+    names = {TAG_CONFIG: "config", TAG_WEIGHTS: "levels" if hd.method == "supermask" else "weights",
+             TAG_FLOATS: "scales+biases", TAG_MASK: "mask"}
+    total = len(pack(c))
+    return {
+        "kind": "video", "frames": t, "width": w, "height": h, "fps": hd.fps, "method": hd.method,
+        "bpp": 8 * total / (t * h * w), "bytes": total,
+        "network": {"base": f"{hd.cfg.w0}x{hd.cfg.h0}", "strides": list(hd.cfg.strides),
+                    "channels": list(hd.cfg.channels), "hidden": hd.cfg.hidden,
+                    "weights": hd.cfg.n_weights(), "biases": hd.cfg.n_biases()},
+        "seed": hd.seed if hd.method == "supermask" else None,
+        "generator": GENERATOR_ID if hd.method == "supermask" else None,
+        "init": hd.init if hd.method == "supermask" else None,
+        "sparsities": list(hd.sparsities) or None,
+        "bits": {names.get(tag, str(tag)): 8 * len(p) for tag, p in c.sections},
+        "bits_container_overhead": 8 * (total - sum(len(p) for _, p in c.sections)),
+    }
+
+
+def frame_slice(text: str) -> slice:
+    """'a:b' (either end optional) -> slice; InputError if malformed."""
+    parts = (text or "").split(":")
+    try:
+        if len(parts) == 1:
+            i = int(parts[0])
+            return slice(i, i + 1)
+        if len(parts) == 2:
+            return slice(int(parts[0]) if parts[0] else None, int(parts[1]) if parts[1] else None)
+    except ValueError:
+        pass
+    raise InputError(f"--frames expects a:b, got {text!r}")
+
+
+__all__ = ["VideoOptions", "compress_video", "compress_frames", "decompress_video", "describe_video",
+           "is_video_path", "write_video", "frame_slice", "GcodecError"]
