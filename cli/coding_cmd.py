@@ -90,14 +90,30 @@ def _device_option(f: Callable) -> Callable:
               help="SC models: comma-separated classes to synthesize at zero latent bits (e.g. sky,tree,road; all).")
 @click.option("--preserve-box", "preserve_boxes", multiple=True, metavar="X,Y,W,H",
               help="SC models: always code the latents under this pixel box (repeatable).")
+@click.option("--method", type=click.Choice(["supermask", "dense", "sparse"]), default="supermask", show_default=True,
+              help="Videos: seeded-weight supermasks, or the trained dense / pruned sparse NeRV baselines.")
+@click.option("--epochs", type=float, default=None, help="Videos: training epochs (the encode cost).")
+@click.option("--time-budget", type=float, default=None, help="Videos: training seconds (instead of --epochs).")
+@click.option("--max-frames", type=int, default=None, help="Videos: use only the first N frames.")
+@click.option("--resize", default=None, metavar="WxH", help="Videos: resize frames before coding.")
 @_device_option
 @click.option("--jobs", "-j", default=1, show_default=True, help="Files processed in parallel.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per file on stdout.")
 @click.option("--force", is_flag=True, help="Overwrite existing outputs.")
 def encode(inputs: tuple[str, ...], out: str | None, outdir: str | None, model: str | None, bpp: float | None,
-           kind: str, semantic: str | None, synthesize: str | None, preserve_boxes: tuple[str, ...], device: str,
+           kind: str, semantic: str | None, synthesize: str | None, preserve_boxes: tuple[str, ...], method: str,
+           epochs: float | None, time_budget: float | None, max_frames: int | None, resize: str | None, device: str,
            jobs: int, as_json: bool, force: bool) -> None:
-    """Compress images (or label maps) to .gcodec files."""
+    """Compress images, label maps or videos (mp4/mkv/avi/y4m or a folder of frames) to .gcodec files."""
+    from ..codec.video_io import is_video_path
+
+    videos = [i for i in inputs if i != "-" and is_video_path(i)]
+    if videos:
+        if len(videos) != len(inputs):
+            raise InputError("give videos and images in separate commands")
+        _encode_videos(inputs, out, outdir, bpp, method, epochs, time_budget, max_frames, resize, device, jobs,
+                       as_json, force)
+        return
     from ..codec.api import Codec, model_for_bpp
     from ..codec.gc_codec import pick_device
     from ..codec.image_io import decode_any, read_bytes, write_atomic
@@ -145,6 +161,44 @@ def encode(inputs: tuple[str, ...], out: str | None, outdir: str | None, model: 
                 "seconds": round(secs, 3), **extra,
                 "_line": f"{src} -> {dst}: {len(data)} bytes, {bpp_:.4f} bpp, {secs:.2f} s"
                          + (f" (map {extra['map_bytes']} B, latents {extra['latent_bytes']} B)" if extra else "")}
+
+    _run_all(inputs, outputs, work, jobs, as_json)
+
+
+def _encode_videos(inputs: tuple[str, ...], out: str | None, outdir: str | None, bpp: float | None, method: str,
+                   epochs: float | None, time_budget: float | None, max_frames: int | None, resize: str | None,
+                   device: str, jobs: int, as_json: bool, force: bool) -> None:
+    """Each video becomes one container: a fitted network (see codec/video_codec.py)."""
+    from ..codec.image_io import write_atomic
+    from ..codec.video_codec import VideoOptions, compress_frames
+    from ..codec.video_io import parse_size, read_video
+
+    outputs = _outputs(inputs, out, outdir, SUFFIX)
+    for dst in outputs:
+        if dst != "-" and Path(dst).exists() and not force:
+            raise InputError(f"{dst} exists (use --force to overwrite)")
+    if epochs is not None and time_budget is not None:
+        raise InputError("give --epochs or --time-budget, not both")
+    for name, v in (("--bpp", bpp), ("--epochs", epochs), ("--time-budget", time_budget), ("--max-frames", max_frames)):
+        if v is not None and not v > 0:
+            raise InputError(f"{name} must be positive, got {v}")
+    size = parse_size(resize) if resize else None
+    opts = VideoOptions(bpp=bpp or 0.1, method=method, epochs=epochs, time_budget=time_budget,
+                        max_frames=max_frames, resize=size, device=device, progress=not as_json)
+
+    def work(src: str, dst: str) -> dict[str, Any]:
+        t0 = time.perf_counter()
+        frames, fps = read_video(src, max_frames, size)
+        result = compress_frames(frames, fps, opts)
+        write_atomic(dst, result.data, force)
+        t, h, w = frames.shape[:3]
+        secs = time.perf_counter() - t0
+        bpp_ = 8 * len(result.data) / (t * h * w)
+        return {"input": src, "output": dst, "kind": "video", "frames": t, "width": w, "height": h,
+                "bytes": len(result.data), "bpp": round(bpp_, 5), "method": method,
+                "train_psnr": round(result.train_psnr, 3), "seconds": round(secs, 3),
+                "_line": f"{src} -> {dst}: {t} frames {w}x{h}, {len(result.data)} bytes, {bpp_:.4f} bpp, "
+                         f"{method}, PSNR {result.train_psnr:.2f} dB, {secs:.1f} s"}
 
     _run_all(inputs, outputs, work, jobs, as_json)
 
@@ -206,13 +260,20 @@ def _sc_setup(model: str, inputs: tuple[str, ...], kind: str, semantic: str | No
 @click.option("--model", "-m", default=None, help="Model file, when the container's model is not shipped.")
 @click.option("--reference", "-r", default=None, help="Original image: also print PSNR and MS-SSIM against it.")
 @click.option("--half", is_flag=True, help="Run the generator in reduced precision (faster on GPUs).")
+@click.option("--frames", "frame_range", default=None, metavar="A:B", help="Videos: decode only frames A..B-1.")
 @_device_option
 @click.option("--jobs", "-j", default=1, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per file on stdout.")
 @click.option("--force", is_flag=True, help="Overwrite existing outputs.")
 def decode(inputs: tuple[str, ...], out: str | None, outdir: str | None, model: str | None,
-           reference: str | None, half: bool, device: str, jobs: int, as_json: bool, force: bool) -> None:
-    """Decompress .gcodec files to PNG."""
+           reference: str | None, half: bool, frame_range: str | None, device: str, jobs: int, as_json: bool,
+           force: bool) -> None:
+    """Decompress .gcodec files: images and label maps to PNG, videos to .mp4 (or a folder of frames)."""
+    from ..bitstream.container import PayloadKind, peek_kind
+    from ..codec.video_codec import decompress_video, frame_slice
+    from ..codec.video_io import write_video
+
+    frames_sel = frame_slice(frame_range) if frame_range else None
     from ..codec.api import Codec
     from ..codec.gc_codec import pick_device
     from ..codec.image_io import decode_any, png_bytes, read_bytes, write_atomic
@@ -235,6 +296,17 @@ def decode(inputs: tuple[str, ...], out: str | None, outdir: str | None, model: 
     def work(src: str, dst: str) -> dict[str, Any]:
         t0 = time.perf_counter()
         data = read_bytes(src)
+        if peek_kind(data) == PayloadKind.VIDEO:
+            if dst == "-":
+                raise InputError("a video decodes to a file or folder, not standard output")
+            if outdir:
+                dst = str(Path(dst).with_suffix(".mp4"))
+            video, fps = decompress_video(data, device, frames_sel)
+            write_video(video, fps, dst, force)
+            t, h, w = video.shape[:3]
+            secs = time.perf_counter() - t0
+            return {"input": src, "output": dst, "kind": "video", "frames": t, "bytes": len(data),
+                    "seconds": round(secs, 3), "_line": f"{src} -> {dst}: {t} frames {w}x{h}, {secs:.2f} s"}
         c, image = codec.decode(data, model)
         write_atomic(dst, png_bytes(image), force)
         secs = time.perf_counter() - t0
@@ -281,6 +353,10 @@ def info(file: str, as_json: bool) -> None:
     names = d.get("section_names", {})
     for tag, n in d["section_bytes"].items():
         click.echo(f"  {names[tag]:<7} {n} bytes" if tag in names else f"  section {tag}: {n} bytes")
+    if "video" in d:
+        v = d["video"]
+        click.echo(f"  video   {v['frames']} frames at {v['fps']:.3g} fps, method {v['method']}, "
+                   f"{v['network']['weights']} weights" + (f", seed {v['seed']}" if v.get("seed") is not None else ""))
     if "synthesized_class_ids" in d:
         synth = d.get("synthesized_classes") or d["synthesized_class_ids"]
         click.echo(f"  synthesized {', '.join(map(str, synth)) if synth else 'none'}; "

@@ -94,6 +94,12 @@ def describe(data: bytes) -> dict[str, Any]:
     section_bytes = {str(tag): len(payload) for tag, payload in c.sections}
     pixels = int(np.prod(c.size))
     extra: dict[str, Any] = {}
+    if c.kind == PayloadKind.VIDEO:
+        from .video_codec import describe_video
+
+        video = describe_video(c)
+        extra["video"] = video
+        extra["section_names"] = {str(t): name for t, name in zip((t for t, _ in c.sections), video["bits"])}
     if c.kind == PayloadKind.SC_IMAGE:  # named sections, and the selection (readable without the model)
         extra["section_names"] = {str(t): sc_codec.SECTION_NAMES.get(t, "unknown") for t, _ in c.sections}
         if c.has_section(sc_codec.SECTION_SELECTION):
