@@ -26,6 +26,8 @@ def _outputs(inputs: tuple[str, ...], out: str | None, outdir: str | None, suffi
     if out:
         if len(inputs) != 1:
             raise InputError("-o takes a single input; use -d OUTDIR for several")
+        if out != "-" and not Path(out).resolve().parent.is_dir():
+            raise InputError(f"{out}: folder {Path(out).parent} does not exist")
         return [out]
     if "-" in inputs:
         raise InputError("standard input ('-') needs -o")
@@ -341,7 +343,10 @@ def info(file: str, as_json: bool) -> None:
     from ..codec.api import describe
     from ..codec.image_io import read_bytes
 
-    d = describe(read_bytes(file))
+    try:
+        d = describe(read_bytes(file))
+    except GcodecError as e:
+        raise type(e)(str(e) if str(e).startswith(file) else f"{file}: {e}") from None
     if as_json:
         click.echo(json.dumps(d))
         return
