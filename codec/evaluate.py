@@ -28,7 +28,7 @@ from tqdm import tqdm
 from ..bitstream.errors import GcodecError, InputError
 from . import classical
 from .metrics import bpp, log_bpp_interp, ms_ssim, ms_ssim_reason, psnr, texture_retention
-from .rd_codec import Codec, FunctionCodec, as_output
+from .rd_codec import Codec, as_output
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".ppm")
 # rates at which format_table compares codecs (those inside its bpp_range are shown)

@@ -27,7 +27,7 @@ from ..bitstream.varint import encode_uvarint
 from ..models.nerv import Nerv, NervConfig, make_config
 from ..models.seeded_init import GENERATOR_ID, INITS, seeded_weight
 from ..models.supermask import (DEFAULT_SPARSITIES, DenseWeight, FixedWeight, SupermaskWeight,
-                                level_counts, supermask_effective)
+                                supermask_effective)
 from ..models.train_video import TrainBudget, fit, render
 from .video_bits import Reader, pack_f16, pack_symbols, unpack_f16, unpack_symbols
 from .video_io import is_video_path, parse_size, read_video, write_video  # noqa: F401 (re-exported)

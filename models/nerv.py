@@ -12,7 +12,7 @@ serves the supermask, dense and pruned methods and the decoder.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable
 
 import torch

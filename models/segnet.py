@@ -10,7 +10,7 @@ normalisation lives inside the model so a weights file is self-contained.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 import torch

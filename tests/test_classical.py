@@ -1,6 +1,5 @@
 """Classical baselines: each available codec round-trips small images and its rate falls with quality."""
 
-import math
 
 import numpy as np
 import pytest

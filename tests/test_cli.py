@@ -8,7 +8,7 @@ import sys
 import pytest
 from click.testing import CliRunner
 
-from gcodec.cli.main import cli, main
+from gcodec.cli.main import main
 
 
 def run(*args, input=None):

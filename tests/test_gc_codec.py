@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import torch
 
-from gcodec.bitstream.container import Container, pack, unpack
+from gcodec.bitstream.container import unpack
 from gcodec.bitstream.errors import FormatError, GcodecError
 from gcodec.codec import gc_codec
 from gcodec.codec.api import Codec, describe

@@ -109,7 +109,7 @@ def test_train_smoke_eight_steps_three_phases_then_export(tmp_path):
     c3 = export(run, tmp_path / "c.safetensors")
     assert c3["steps"] == 8 and "note" in c3 and c3["val_mIoU"] == card["val_mIoU"]
     # the exported file loads as a segmenter that labels any image size and evaluates the val split
-    from gcodec.codec.segment import CAMVID_PALETTE, evaluate_segmenter, load_segmenter, segment
+    from gcodec.codec.segment import evaluate_segmenter, load_segmenter, segment
 
     m = load_segmenter(run / "export" / "seg-camvid.safetensors")
     lab = segment(m, np.zeros((37, 51, 3), np.uint8))
