@@ -22,14 +22,19 @@ def plot_rd(
 ) -> Path:
     """Draw the dataset curves in `results` (as returned by `evaluate`) to a PNG at `path`.
 
-    `bpp_range` limits the x axis; by default it spans all points. gcodec's own codecs
-    (names starting with "gcodec") are drawn thicker so they stand out from the baselines.
+    `bpp_range` limits the x axis; by default it spans all points. One colour per base codec,
+    line style by downscale factor (solid full size, dashed -ds2, dotted -ds4); gcodec's own
+    codecs (names starting with "gcodec") are drawn thicker so they stand out from the baselines.
     """
     fig, axes = plt.subplots(1, 2, figsize=(13, 5.2))
     panels = (("psnr", "PSNR (dB, RGB)"), ("ms_ssim", "MS-SSIM"))
     markers = "osD^v<>ph*Xd"
+    bases = list(dict.fromkeys(_base(n) for n in results["codecs"]))
+    colours = plt.get_cmap("tab10" if len(bases) <= 10 else "tab20")
     for i, (name, entry) in enumerate(results["codecs"].items()):
         ours = name.startswith("gcodec")
+        b = bases.index(_base(name))
+        style = {"color": colours(b % colours.N), "ls": _LINESTYLES.get(name[len(_base(name)):], "-.")}
         for ax, (key, _) in zip(axes, panels):
             xs, ys = curve_arrays(entry, key)
             ok = np.isfinite(xs) & np.isfinite(ys) & (xs > 0)
@@ -37,7 +42,7 @@ def plot_rd(
                 continue
             order = np.argsort(xs[ok])
             ax.plot(xs[ok][order], ys[ok][order], marker=markers[i % len(markers)], ms=4,
-                    lw=2.6 if ours else 1.3, label=name)
+                    lw=2.6 if ours else 1.3, label=name, **style)
     n = len(results.get("images", []))
     for ax, (_, label) in zip(axes, panels):
         ax.set_xscale("log")
@@ -55,6 +60,15 @@ def plot_rd(
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
+
+
+_LINESTYLES = {"": "-", "-ds2": "--", "-ds4": ":"}
+
+
+def _base(name: str) -> str:
+    """'avif-ds2' -> 'avif': variants of one codec share a colour."""
+    head, sep, k = name.rpartition("-ds")
+    return head if sep and k.isdigit() else name
 
 
 def _fit_y(ax: Any, bpp_range: tuple[float, float]) -> None:
