@@ -116,7 +116,7 @@ def encode(inputs: tuple[str, ...], out: str | None, outdir: str | None, model: 
                        as_json, force)
         return
     from ..codec.api import Codec, model_for_bpp
-    from ..codec.gc_codec import pick_device
+    from ..codec.device import pick_device
     from ..codec.image_io import decode_any, read_bytes, write_atomic
     from ..codec.labelmap_codec import looks_like_labelmap
     from ..codec.registry import resolve_model
@@ -276,7 +276,7 @@ def decode(inputs: tuple[str, ...], out: str | None, outdir: str | None, model: 
 
     frames_sel = frame_slice(frame_range) if frame_range else None
     from ..codec.api import Codec
-    from ..codec.gc_codec import pick_device
+    from ..codec.device import pick_device
     from ..codec.image_io import decode_any, png_bytes, read_bytes, write_atomic
     from ..codec.labelmap_codec import looks_like_labelmap
     from ..codec.metrics import ms_ssim, psnr

@@ -32,7 +32,7 @@ def eval_(data: tuple[str, ...], codecs: str, out_json: str | None, plot: str | 
 
     from ..codec import classical
     from ..codec.evaluate import evaluate, list_images, parse_codec_spec
-    from ..codec.gc_codec import pick_device
+    from ..codec.device import pick_device
     from ..codec.gcodec_rd import gcodec_codecs
 
     try:

@@ -32,7 +32,8 @@ def eval_sc(data: str, model: str, seg_model: str, gc_model: str, box_fraction: 
     import torch
 
     from ..codec.eval_sc import camvid_pairs, evaluate_sc, format_table, write_figure, write_json
-    from ..codec.gc_codec import load_gc, pick_device
+    from ..codec.device import pick_device
+    from ..codec.gc_codec import load_gc
     from ..codec.registry import resolve_model
     from ..codec.sc_codec import load_sc
     from ..codec.segment import load_segmenter

@@ -16,7 +16,7 @@ DEFAULT_SEG_MODEL = "seg-camvid"
 
 
 def _load(model: str, device: str):
-    from ..codec.gc_codec import pick_device
+    from ..codec.device import pick_device
     from ..codec.registry import resolve_model
     from ..codec.segment import load_segmenter
 

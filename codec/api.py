@@ -15,6 +15,7 @@ import torch
 from ..bitstream.container import Container, PayloadKind, unpack
 from ..bitstream.errors import GcodecError, InputError, UnsupportedError
 from . import gc_codec, labelmap_codec, sc_codec
+from .device import pick_device
 from .registry import DEFAULT_IMAGE_MODEL, ModelRef, resolve_model, shipped_models
 
 KIND_NAMES = {
@@ -45,7 +46,7 @@ def model_for_bpp(bpp: float) -> ModelRef:
 
 @dataclass
 class Codec:
-    device: torch.device = field(default_factory=lambda: gc_codec.pick_device("auto"))
+    device: torch.device = field(default_factory=pick_device)
     half: bool = False  # reduced-precision generator on decode
     _gc: dict[str, gc_codec.LoadedGC] = field(default_factory=dict)
     _sc: dict[str, sc_codec.LoadedSC] = field(default_factory=dict)

@@ -44,21 +44,21 @@ class LoadedGC:
         return self.model.cfg
 
 
-def pick_device(name: str = "auto") -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise InputError("--device cuda: no CUDA GPU is available")
-    if name not in ("cpu", "cuda") and not name.startswith("cuda:"):
-        raise InputError(f"unknown device {name!r} (auto, cpu or cuda)")
-    return torch.device(name)
+def read_static_tables(state: dict[str, torch.Tensor], channels: int, levels: int, path: object) -> np.ndarray:
+    """Pop the per-channel integer tables (`entropy.tables`) from a model's tensors and check their shape."""
+    if TABLES_KEY not in state:
+        raise InputError(f"{path} is not a valid model: it has no {TABLES_KEY}")
+    tables = state.pop(TABLES_KEY).numpy().astype(np.int64)
+    if tables.shape != (channels, levels):
+        raise InputError(f"{path}: entropy tables have shape {tables.shape}, expected {(channels, levels)}")
+    return tables
 
 
 def load_gc(ref: ModelRef, device: torch.device) -> LoadedGC:
     state, card = load_weights(ref.path)
     try:
         cfg = GCConfig.from_dict(card["config"])
-        tables = state.pop(TABLES_KEY).numpy().astype(np.int64)
+        tables = read_static_tables(state, cfg.channels, cfg.levels, ref.path)
         ctx = state.pop(CONTEXT_TABLES_KEY, None)
         ctx = None if ctx is None else context_model.check_tables(ctx.numpy(), cfg.channels)
         if ctx is not None and ctx.shape[-1] != cfg.levels:
@@ -67,8 +67,6 @@ def load_gc(ref: ModelRef, device: torch.device) -> LoadedGC:
         model.load_state_dict({k: v.float() for k, v in state.items()})
     except (KeyError, ValueError, RuntimeError, TypeError) as e:
         raise InputError(f"{ref.path} is not a valid GC model: {str(e).splitlines()[0]}") from None
-    if tables.shape != (cfg.channels, cfg.levels):
-        raise InputError(f"{ref.path}: entropy tables have shape {tables.shape}, expected {(cfg.channels, cfg.levels)}")
     return LoadedGC(ref, model.eval().to(device), tables, device, ctx)
 
 

@@ -26,8 +26,7 @@ from ..bitstream.varint import decode_uvarint, encode_uvarint
 from ..models.gc import STRIDE, pad_to_multiple, padded_size
 from ..models.sc import SCConfig, SCModel, synthesis_heatmap
 from ..models.train_seg_data import CAMVID_CLASSES
-from .export import TABLES_KEY
-from .gc_codec import check_image, to_tensor, to_uint8
+from .gc_codec import check_image, read_static_tables, to_tensor, to_uint8
 from .model_store import load_weights
 from .registry import ModelRef
 
@@ -73,13 +72,11 @@ def load_sc(ref: ModelRef, device: torch.device) -> LoadedSC:
     state, card = load_weights(ref.path)
     try:
         cfg = SCConfig.from_dict(card["config"])
-        tables = state.pop(TABLES_KEY).numpy().astype(np.int64)
+        tables = read_static_tables(state, cfg.channels, cfg.levels, ref.path)
         model = SCModel(cfg)
         model.load_state_dict({k: v.float() for k, v in state.items()})
     except (KeyError, ValueError, RuntimeError, TypeError) as e:
         raise InputError(f"{ref.path} is not a valid SC model: {str(e).splitlines()[0]}") from None
-    if tables.shape != (cfg.channels, cfg.levels):
-        raise InputError(f"{ref.path}: entropy tables have shape {tables.shape}, expected {(cfg.channels, cfg.levels)}")
     return LoadedSC(ref, model.eval().to(device), tables, device, class_names_for(card, cfg.classes))
 
 

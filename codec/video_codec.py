@@ -29,6 +29,7 @@ from ..models.seeded_init import GENERATOR_ID, INITS, seeded_weight
 from ..models.supermask import (DEFAULT_SPARSITIES, DenseWeight, FixedWeight, SupermaskWeight,
                                 supermask_effective)
 from ..models.train_video import TrainBudget, fit, render
+from .device import pick_device
 from .video_bits import Reader, pack_f16, pack_symbols, unpack_f16, unpack_symbols
 from .video_io import is_video_path, parse_size, read_video, write_video  # noqa: F401 (re-exported)
 
@@ -60,18 +61,6 @@ class VideoOptions:
     batch: int = 4
     init: str = "signed"
     sparsities: tuple[float, ...] = field(default=DEFAULT_SPARSITIES)
-
-
-def pick_device(name: str) -> torch.device:
-    if name in ("auto", "", None):
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        dev = torch.device(name)
-    except RuntimeError:
-        raise InputError(f"unknown device {name!r}") from None
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise InputError("--device cuda requested but no CUDA GPU is available")
-    return dev
 
 
 def _entropy_bits(probs: list[float]) -> float:
