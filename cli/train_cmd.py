@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shlex
 import sys
+from typing import Any
 
 import click
 
@@ -50,16 +51,50 @@ def _command_line() -> str:
 @click.option("--bf16/--no-bf16", default=False, show_default=True, help="bfloat16 autocast.")
 @click.option("--threads", default=0, help="CPU threads (0: torch default).")
 @click.option("--seed", default=0, show_default=True)
+@click.option("--init-from", default="", metavar="MODEL",
+              help="Start from a shipped model (name or .safetensors path); its card gives the architecture.")
 def train_gc(**kw) -> None:
     """Train a GC model on a folder of images (random crops, flips); with --labels, an SC model."""
     from ..models.gc import GCConfig
     from ..models.sc import SCConfig
     from ..models.train_gc import GCTrainConfig, train as run
 
-    arch = dict(width=kw.pop("width"), blocks=kw.pop("blocks"), channels=kw.pop("channels"),
-                levels=kw.pop("levels"), norm=kw.pop("norm"))
-    classes, sem_width = kw.pop("classes"), kw.pop("sem_width")
-    model = SCConfig(**arch, classes=classes, sem_width=sem_width) if kw["labels"] else GCConfig(**arch)
+    arch_keys = ("width", "blocks", "channels", "levels", "norm") + (("classes", "sem_width") if kw["labels"] else ())
+    arch = {k: kw[k] for k in arch_keys}
+    for k in ("width", "blocks", "channels", "levels", "norm", "classes", "sem_width"):
+        kw.pop(k)
+    init_state = None
+    if kw["init_from"]:
+        init_state, arch, kw["init_from"] = _init_weights(kw["init_from"], "sc" if kw["labels"] else "gc", arch)
+    else:
+        kw["init_from"] = {}
+    model = SCConfig(**arch) if kw["labels"] else GCConfig(**arch)
     cfg = GCTrainConfig(model=model, command=_command_line(), **kw)
-    path = run(cfg)
+    path = run(cfg, init_state=init_state)
     click.echo(f"checkpoint: {path}")
+
+
+def _init_weights(name: str, kind: str, arch: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+    """(model tensors, architecture, lineage for the new card) of the model to start from.
+
+    The architecture comes from the model's card; an option given on the command line
+    that contradicts it is an error rather than silently ignored.
+    """
+    from ..bitstream.errors import InputError
+    from ..codec.model_store import load_weights
+    from ..codec.registry import resolve_model
+
+    ref = resolve_model(name, kind)
+    card_arch = ref.card.get("config", {})
+    ctx = click.get_current_context()
+    for k, v in arch.items():
+        given = ctx.get_parameter_source(k) != click.core.ParameterSource.DEFAULT
+        if given and card_arch.get(k) != v:
+            raise InputError(f"--{k.replace('_', '-')} {v} contradicts {ref.name}'s architecture ({k}={card_arch.get(k)})")
+    state, card = load_weights(ref.path)
+    earlier = card.get("training", {})
+    lineage = {"weights": str(ref.path), "name": ref.name, "sha256": card.get("sha256"),
+               "steps": earlier.get("total_steps", earlier.get("steps")),
+               "wall_seconds": earlier.get("total_wall_seconds", earlier.get("wall_seconds")),
+               "command": earlier.get("command"), "hardware": earlier.get("hardware")}
+    return {k: v for k, v in state.items() if not k.startswith("entropy.")}, card_arch, lineage

@@ -76,6 +76,9 @@ def export_run(run_dir: str | Path, out_path: str | Path, name: str, data_note: 
             "labels": cfg.labels or None,
             "steps": final.get("step"),
             "wall_seconds": final.get("elapsed"),
+            # runs started from earlier weights (`--init-from`) add up their training
+            "total_steps": (final.get("step") or 0) + (cfg.init_from.get("steps") or 0),
+            "total_wall_seconds": round((final.get("elapsed") or 0) + (cfg.init_from.get("wall_seconds") or 0), 1),
             "hardware": trained_on or None,
             "config": {k: v for k, v in cfg.to_dict().items() if k not in ("model", "command")},
         },

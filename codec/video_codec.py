@@ -3,8 +3,10 @@
 Methods:
   supermask (default): weights random and fixed, regenerated from a seed; training
       learns per-weight scores and per-level scales; stored: seed, generator id,
-      per-weight level 0..N (entropy coded), alphas and biases in float16.
+      per-weight level 0..N (entropy coded), alphas in float16.
   dense: NeRV fully trained; weights quantized to 8 bits per output channel, entropy coded.
+Every method stores biases at 8 bits per layer, entropy coded (in float16 they took up
+to 40% of a small supermask file, mostly the MLP's last layer: one per feature-map cell).
   sparse: dense fit, global magnitude pruning, fine-tune, quantize; the mask is coded too.
 The model is sized from the requested bpp with an estimate of the bits per weight of
 each method; the real bpp is whatever the file turns out to be (`describe_video`).
@@ -34,7 +36,7 @@ from .video_bits import Reader, pack_f16, pack_symbols, unpack_f16, unpack_symbo
 from .video_io import is_video_path, parse_size, read_video, write_video  # noqa: F401 (re-exported)
 
 METHODS = ("supermask", "dense", "sparse")
-TAG_CONFIG, TAG_WEIGHTS, TAG_FLOATS, TAG_MASK = 1, 2, 3, 4
+TAG_CONFIG, TAG_WEIGHTS, TAG_FLOATS, TAG_MASK, TAG_BIASES = 1, 2, 3, 4, 5
 QMAX = 127  # 8-bit symmetric quantization per output channel
 SPARSE_PRUNE = 0.5  # fraction of weights the sparse baseline removes
 SPARSE_FIT_FRACTION = 0.6  # budget share of the dense fit before pruning; the rest fine-tunes
@@ -42,6 +44,7 @@ SPARSE_FIT_FRACTION = 0.6  # budget share of the dense fit before pruning; the r
 EST_BITS = {"dense": 7.5, "sparse": 1.0 + (1 - SPARSE_PRUNE) * 7.5}  # measured ~7.5-8 on short fits
 # Adam rates tuned on short fits (carphone 88x72x30, 40 epochs; scripts in the report):
 # dense 1e-3/3e-3/1e-2/3e-2 -> 12.0/18.7/21.6/23.6 dB; supermask scores 3e-3/1e-2 -> 20.1/19.9 dB.
+EST_BIAS_BITS = 6.5  # measured 5.5-7 on short fits
 LR = {"supermask": 3e-3, "dense": 2e-2, "sparse": 2e-2}
 OTHER_LR = 5e-3  # alphas and biases of the supermask method
 
@@ -74,21 +77,35 @@ def estimate_bits(cfg: NervConfig, method: str, sparsities: tuple[float, ...]) -
     if method == "supermask":
         cuts = (0.0, *sparsities, 1.0)
         per_w = _entropy_bits([cuts[i + 1] - cuts[i] for i in range(len(cuts) - 1)])
-        extra = 16 * (n_b + n_layers * len(sparsities))
+        extra = 16 * n_layers * len(sparsities)
     else:
         per_w = EST_BITS[method]
-        extra = 16 * 2 * n_b + 8 * 300
-    return n_w * per_w + extra + 8 * 80
+        extra = 16 * n_b + 8 * 300  # per-row weight scales, weight table
+    biases = EST_BIAS_BITS * n_b + 16 * n_layers + 8 * 300  # symbols, per-layer scales, table
+    return n_w * per_w + extra + biases + 8 * 80
 
 
 def size_model(frames: int, height: int, width: int, bpp: float, method: str,
                sparsities: tuple[float, ...]) -> NervConfig:
-    """Widest config whose estimated size fits bpp * pixels (the narrowest if none does)."""
+    """Widest config whose estimated size fits bpp * pixels (the narrowest if none does).
+
+    The channel count moves the size in coarse steps; the MLP's hidden width (up to
+    twice its default) then fills what is left, so every method lands near the target.
+    """
     budget = bpp * frames * height * width
+
+    def fits(cfg: NervConfig) -> bool:
+        return estimate_bits(cfg, method, sparsities) <= budget
+
     best = make_config(frames, height, width, 2)
     for c in range(2, 2049):
         cfg = make_config(frames, height, width, c)
-        if estimate_bits(cfg, method, sparsities) > budget:
+        if not fits(cfg):
+            break
+        best = cfg
+    for hidden in range(best.hidden + 1, 2 * best.hidden + 1):
+        cfg = make_config(frames, height, width, best.channels[0], hidden=hidden)
+        if not fits(cfg):
             break
         best = cfg
     return best
@@ -173,6 +190,12 @@ def _quantize_rows(w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return q, scale
 
 
+def _quantize_biases(model: Nerv) -> tuple[np.ndarray, np.ndarray]:
+    """Symmetric 8-bit per layer: (int symbols of all layers, float16 scale per layer)."""
+    qs, scales = zip(*(_quantize_rows(b.detach().cpu().numpy()[None]) for b in model.biases))
+    return np.concatenate([q.ravel() for q in qs]), np.concatenate(scales)
+
+
 def _global_prune(model: Nerv, fraction: float) -> None:
     """Zero the `fraction` of all weights with the smallest magnitude (one global threshold)."""
     mags = torch.cat([m.weight.detach().abs().flatten() for m in model.weights])
@@ -230,11 +253,11 @@ def compress_frames(frames: np.ndarray, fps: float, opts: VideoOptions) -> Encod
                        desc="sparse tune", warmup=0.0)
     seconds = time.perf_counter() - start
     sections = [(TAG_CONFIG, _pack_config(cfg, method, fps, opts.seed, opts.init, opts.sparsities))]
-    biases = np.concatenate([b.detach().cpu().numpy() for b in model.biases])
+    bias_q, bias_scales = _quantize_biases(model)
     if method == "supermask":
         levels = np.concatenate([m.levels().cpu().numpy().ravel() for m in model.weights])
         alphas = np.concatenate([m.alphas.detach().cpu().numpy() for m in model.weights])
-        sections += [(TAG_WEIGHTS, pack_symbols(levels)), (TAG_FLOATS, pack_f16(alphas) + pack_f16(biases))]
+        sections += [(TAG_WEIGHTS, pack_symbols(levels)), (TAG_FLOATS, pack_f16(alphas) + pack_f16(bias_scales))]
     else:
         qs, scales, masks = [], [], []
         for m in model.weights:
@@ -244,9 +267,10 @@ def compress_frames(frames: np.ndarray, fps: float, opts: VideoOptions) -> Encod
             masks.append(keep.ravel())
             scales.append(s)
         sections += [(TAG_WEIGHTS, pack_symbols(np.concatenate(qs) + QMAX)),
-                     (TAG_FLOATS, pack_f16(np.concatenate(scales)) + pack_f16(biases))]
+                     (TAG_FLOATS, pack_f16(np.concatenate(scales)) + pack_f16(bias_scales))]
         if method == "sparse":
             sections.append((TAG_MASK, pack_symbols(np.concatenate(masks).astype(np.int64))))
+    sections.append((TAG_BIASES, pack_symbols(bias_q + QMAX)))
     data = pack(Container(PayloadKind.VIDEO, (t, h, w), sections=tuple(sections)))
     return EncodeResult(data, psnr, seconds, cfg)
 
@@ -303,9 +327,13 @@ def _decoded_weights(c: Container, hd: _Header) -> tuple[list[np.ndarray], np.nd
             pos += sizes[i]
             spos += shape[0]
             weights.append((rows * s[:, None]).reshape(shape))
-    biases = unpack_f16(fl, n_b, "biases")
+    bias_scales = unpack_f16(fl, len(shapes), "bias scales")
     fl.done()
-    return weights, biases
+    q_b = unpack_symbols(c.section(TAG_BIASES), n_b, "video biases") - QMAX
+    if q_b.size and (q_b.min() < -QMAX or q_b.max() > QMAX):
+        raise FormatError("video biases fall outside the 8-bit range")
+    per_layer = np.repeat(bias_scales, [shape[0] for _, shape, _ in shapes])
+    return weights, (q_b * per_layer).astype(np.float32)
 
 
 def _container(data_or_container: bytes | Container) -> Container:
@@ -352,7 +380,7 @@ def describe_video(container: Container) -> dict[str, Any]:
     hd = _unpack_config(c)
     t, h, w = c.size
     names = {TAG_CONFIG: "config", TAG_WEIGHTS: "levels" if hd.method == "supermask" else "weights",
-             TAG_FLOATS: "scales+biases", TAG_MASK: "mask"}
+             TAG_FLOATS: "scales", TAG_MASK: "mask", TAG_BIASES: "biases"}
     total = len(pack(c))
     return {
         "kind": "video", "frames": t, "width": w, "height": h, "fps": hd.fps, "method": hd.method,

@@ -73,23 +73,17 @@ def plan_strides(height: int, width: int, max_stages: int = 5, max_pad: float = 
 
 
 def make_config(frames: int, height: int, width: int, width_c: int, hidden: int | None = None,
-                pe_levels: int = 80, shrink: float = 1.5, min_channels: int = 4) -> NervConfig:
-    """Channels width_c / shrink**k per stage; the MLP's hidden width follows width_c (8..64)."""
+                pe_levels: int = 80, shrink: float = 1.0, min_channels: int = 4) -> NervConfig:
+    """Channels width_c / shrink**k per stage; the MLP's hidden width follows width_c (8..64).
+
+    shrink 1 (equal widths at every stage) beat NeRV's narrowing channels on carphone
+    at 0.03 bpp, 100 epochs: supermask 26.80 dB (1.2: 25.93, 1.5: 25.13), dense 24.85
+    (1.2: 25.19, 1.5: 24.53); at 0.1 bpp dense 29.53 (1.2: 28.98).
+    """
     h0, w0, strides = plan_strides(height, width)
     hidden = hidden if hidden is not None else max(8, min(64, width_c))
     chans = tuple(max(min_channels, int(round(width_c / shrink**k))) for k in range(len(strides) + 1))
     return NervConfig(frames, height, width, h0, w0, strides, chans, hidden, pe_levels)
-
-
-def size_for_params(frames: int, height: int, width: int, params: float, **kw: Any) -> NervConfig:
-    """The widest config whose weight count stays within `params` (at least the narrowest)."""
-    best = make_config(frames, height, width, 2, **kw)
-    for c in range(2, 1025):
-        cfg = make_config(frames, height, width, c, **kw)
-        if cfg.n_weights() > params:
-            break
-        best = cfg
-    return best
 
 
 def positional_encoding(t: torch.Tensor, levels: int, base: float = PE_BASE) -> torch.Tensor:

@@ -7,9 +7,12 @@ decode) and learns only a score per weight and one scale per mask level:
     level(w) = number of nested masks m_1 > m_2 > ... > m_N that keep w   (0..N)
     W_eff    = W * cum_alpha[level],  cum_alpha = [0, a_1, a_1+a_2, ...]
 
-Mask i keeps the (1 - p_i) fraction of weights with the largest |score|, chosen by
-rank (ties broken by index), so the count at every level is exact. The score gets a
-straight-through gradient: d loss / d score = d loss / d (sum_i a_i m_i).
+Mask i keeps the (1 - p_i) fraction of weights with the largest |score|. Training
+finds the cut-offs with k-th value selection (linear time, 3x faster than a sort on
+CPU); the stored levels come from a full ranking (ties broken by index), so the count
+at every level is exact. Float scores almost never tie, and when they do the two differ
+only in which tied weight lands on which side. The score gets a straight-through
+gradient: d loss / d score = d loss / d (sum_i a_i m_i).
 """
 
 from __future__ import annotations
@@ -20,7 +23,10 @@ import numpy as np
 import torch
 from torch import nn
 
-DEFAULT_SPARSITIES = (0.7, 0.92, 0.97)
+# Denser nested masks won on carphone at 0.03 bpp, 100 epochs (after sizing each to the
+# same file size): (0.5, 0.8, 0.95) 25.13 dB, (0.5, 0.9) 25.13, (0.4, 0.7, 0.9) 25.01,
+# (0.8, 0.95, 0.98) 24.81, (0.7, 0.92, 0.97) 24.78, (0.3, 0.6, 0.85) 24.63.
+DEFAULT_SPARSITIES = (0.5, 0.8, 0.95)
 
 
 def level_counts(n: int, sparsities: tuple[float, ...]) -> list[int]:
@@ -65,8 +71,16 @@ class SupermaskWeight(nn.Module):
         return levels_from_scores(self.scores, self.sparsities)
 
     def forward(self) -> torch.Tensor:
-        mult = cumulative_scales(self.alphas)[self.levels()]
         a = self.scores.abs()
+        flat = a.detach().flatten()
+        n = flat.numel()
+        mult = torch.zeros_like(a)
+        below = np.cumsum(level_counts(n, self.sparsities))[:-1]  # weights under level 1, 2, ...
+        for alpha, k in zip(self.alphas, below):
+            if k == 0:
+                mult = mult + alpha
+            elif k < n:  # the n - k largest |scores| reach this level
+                mult = mult + alpha * (a.detach() > torch.kthvalue(flat, int(k)).values)
         mult = mult + (a - a.detach())  # straight-through to |score|, which sets the ranks
         return self.base * mult
 

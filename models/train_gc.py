@@ -6,7 +6,9 @@ the label map too.
 
 Runs unchanged on a CPU, one GPU, or several under torchrun (DistributedDataParallel).
 All state lives in a run folder: `checkpoint.pt` (resumed automatically),
-`log.jsonl` (one line per validation) and `config.json`.
+`log.jsonl` (one line per validation) and `config.json`. A new run can start from
+a shipped model's weights (`init_state`), so training accumulates across GPU
+windows; the discriminator and optimizers then start fresh.
 """
 
 from __future__ import annotations
@@ -60,6 +62,8 @@ class GCTrainConfig:
     threads: int = 0  # torch CPU threads (0: torch's default)
     seed: int = 0
     command: str = ""  # the command line that started the run, for the model card
+    # the weights the model started from and their training (from that model's card), if any
+    init_from: dict[str, Any] = field(default_factory=dict)
 
     @property
     def semantic(self) -> bool:
@@ -92,7 +96,7 @@ def _unwrap(m: torch.nn.Module) -> torch.nn.Module:
 class _Run:
     """Everything one training process holds; rank 0 writes files."""
 
-    def __init__(self, cfg: GCTrainConfig) -> None:
+    def __init__(self, cfg: GCTrainConfig, init_state: dict[str, torch.Tensor] | None = None) -> None:
         self.cfg = cfg
         self.distributed = int(os.environ.get("WORLD_SIZE", "1")) > 1
         if self.distributed:
@@ -145,6 +149,8 @@ class _Run:
         )
         self.step = 0
         self.elapsed = 0.0
+        if init_state is not None and not self.ckpt_path.exists():
+            self.model.load_state_dict({k: v.float() for k, v in init_state.items()})
         self._resume()
         if self.distributed:
             ddp = torch.nn.parallel.DistributedDataParallel
@@ -291,9 +297,13 @@ class _Run:
                 f.write(json.dumps(record) + "\n")
 
 
-def train(cfg: GCTrainConfig, progress: bool = True) -> Path:
-    """Train (or resume) in `cfg.out`; returns the checkpoint path."""
-    run = _Run(cfg)
+def train(cfg: GCTrainConfig, progress: bool = True, init_state: dict[str, torch.Tensor] | None = None) -> Path:
+    """Train (or resume) in `cfg.out`; returns the checkpoint path.
+
+    init_state: model weights to start from (e.g. a shipped model's); ignored when
+    the run folder already holds a checkpoint, which is resumed instead.
+    """
+    run = _Run(cfg, init_state)
     if run.main:
         (run.out / "config.json").write_text(json.dumps(cfg.to_dict(), indent=2) + "\n")
     start = time.time() - run.elapsed

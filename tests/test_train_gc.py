@@ -63,3 +63,27 @@ def test_sc_training_step_runs(tmp_path):
     train(_cfg(tmp_path, data, 2, model=model, labels=str(tmp_path / "labels")), progress=False)
     card = export_run(tmp_path / "run", tmp_path / "w/sc.safetensors", "sc")
     assert card["kind"] == "sc" and card["config"]["classes"] == 3
+
+
+def test_init_from_a_shipped_model_continues_its_training(tmp_path):
+    from safetensors.torch import load_file
+
+    from .test_cli import run
+
+    data = _data(tmp_path)
+    train(_cfg(tmp_path, data, 3, model=GCConfig(width=4, blocks=1, channels=2)), progress=False)
+    first = tmp_path / "w/first.safetensors"
+    export_run(tmp_path / "run", first, "first")
+    common = ["train", "gc", "--data", str(data), "--crop", "64", "--batch", "2", "--val-count", "1",
+              "--disc-base", "8", "--steps", "2", "--init-from", str(first)]
+    # lr 0: the weights stay those of the init, so the export must reproduce them exactly
+    r = run(*common, "--out", str(tmp_path / "run2"), "--lr", "0")
+    assert r.exit_code == 0, r.output
+    card = export_run(tmp_path / "run2", tmp_path / "w/second.safetensors", "second")
+    assert card["config"]["width"] == 4 and card["training"]["config"]["init_from"]["name"] == "first"
+    assert card["training"]["steps"] == 2 and card["training"]["total_steps"] == 5
+    a, b = load_file(str(first)), load_file(str(tmp_path / "w/second.safetensors"))
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    # an architecture option that contradicts the init model is refused before training
+    r = run(*common, "--out", str(tmp_path / "run3"), "--width", "8")
+    assert r.exit_code != 0 and "contradicts" in r.output and not (tmp_path / "run3").exists()

@@ -60,7 +60,7 @@ def test_round_trip(method: str, clip: tuple[np.ndarray, float], encoded: dict[s
 
 def test_supermask_is_much_smaller_per_weight(encoded: dict[str, bytes]) -> None:
     sm, dn = (describe_video(unpack(encoded[m])) for m in ("supermask", "dense"))
-    assert sm["bits"]["levels"] / sm["network"]["weights"] < 1.6  # ~1.2 bits per weight at 0.7/0.92/0.97
+    assert sm["bits"]["levels"] / sm["network"]["weights"] < 1.9  # ~1.65 bits per weight at 0.5/0.8/0.95
     assert dn["bits"]["weights"] / dn["network"]["weights"] > 4
 
 
