@@ -59,7 +59,8 @@ def anchor_roundtrip(frames: np.ndarray, fps: float, name: str, crf: int) -> tup
 
 def interp_log_bpp(points: Sequence[dict[str, float]], bpp: float, key: str) -> float:
     """Metric `key` at `bpp` by linear interpolation in log(bpp); nan outside the measured range."""
-    pts = sorted((p["bpp"], p[key]) for p in points if np.isfinite(p[key]) and p["bpp"] > 0)
+    pts = sorted((p["bpp"], p[key]) for p in points
+                 if p.get(key) is not None and np.isfinite(p[key]) and p["bpp"] > 0)  # JSON null = nan
     if len(pts) < 2 or not pts[0][0] <= bpp <= pts[-1][0]:
         return math.nan
     xs, ys = np.log([p[0] for p in pts]), np.array([p[1] for p in pts])
@@ -100,14 +101,34 @@ def evaluate_video(path: str, bpps: Sequence[float], methods: Sequence[str], tim
             pts.append({"crf": crf, "bpp": 8 * n / pixels, "bytes": n, **frame_metrics(frames, dec)})
         res["codecs"][name] = {"points": pts}
         log(f"{Path(path).name} {name}: bpp {pts[-1]['bpp']:.4f}..{pts[0]['bpp']:.4f}")
-    # Every codec at each gcodec-supermask point's bpp (log-bpp interpolation).
+    res["matched"] = matched_points(res)
+    return res
+
+
+def matched_points(res: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every codec at each gcodec-supermask point's bpp (log-bpp interpolation)."""
     ref = res["codecs"].get("gcodec-supermask", {}).get("points", [])
-    res["matched"] = [
+    return [
         {"bpp": p["bpp"], **{name: {k: interp_log_bpp(e["points"], p["bpp"], k) for k in ("psnr", "ms_ssim")}
                              for name, e in res["codecs"].items()}}
         for p in ref
     ]
-    return res
+
+
+def merge_results(runs: Sequence[list[dict[str, Any]]]) -> list[dict[str, Any]]:
+    """Per-video results of several eval runs as one list: runs of the same video (same file,
+    size and frame count) merge codec by codec, a later run replacing an earlier one's codec."""
+    merged: dict[tuple[Any, ...], dict[str, Any]] = {}
+    for run in runs:
+        for res in run:
+            key = (Path(res["video"]).name, res["width"], res["height"], res["frames"])
+            if key not in merged:
+                merged[key] = {**res, "codecs": dict(res["codecs"])}
+            else:
+                merged[key]["codecs"].update(res["codecs"])
+    for res in merged.values():
+        res["matched"] = matched_points(res)
+    return list(merged.values())
 
 
 def plot_video_rd(results: list[dict[str, Any]], path: Path) -> Path:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import subprocess
 import sys
 from pathlib import Path
@@ -13,6 +14,7 @@ import torch
 
 from gcodec.bitstream.container import unpack
 from gcodec.bitstream.errors import FormatError, GcodecError, InputError, TruncatedError
+from gcodec.codec.eval_video import merge_results
 from gcodec.codec.metrics import psnr
 from gcodec.codec.video_codec import (VideoOptions, compress_frames, compress_video, decompress_video,
                                       describe_video, frame_slice, is_video_path, write_video)
@@ -163,3 +165,23 @@ def test_eval_video_cli(tmp_path: Path) -> None:
     bad = subprocess.run([sys.executable, "-m", "gcodec.cli", "eval-video", "--data", str(CLIP), "--methods", "x"],
                          capture_output=True, text=True)
     assert bad.returncode == 1 and bad.stderr.count("\n") == 1 and "unknown method" in bad.stderr
+
+
+def test_merge_results_replaces_codecs_and_rematches() -> None:
+    def run(codecs: dict) -> list[dict]:
+        return [{"video": "/a/clip.mp4", "width": 8, "height": 6, "frames": 3, "codecs": codecs}]
+
+    def pts(*bpp_psnr: tuple[float, float]) -> dict:
+        return {"points": [{"bpp": b, "psnr": p, "ms_ssim": None} for b, p in bpp_psnr]}
+
+    first = run({"gcodec-supermask": pts((0.1, 30.0)), "gcodec-sparse": pts((0.1, 20.0)),
+                 "x264": pts((0.05, 28.0), (0.2, 32.0))})
+    again = run({"gcodec-sparse": pts((0.05, 24.0), (0.2, 28.0))})
+    other = [{**run({"gcodec-supermask": pts((0.1, 1.0))})[0], "width": 16}]  # another size: kept apart
+    merged = merge_results([first, again, other])
+    assert len(merged) == 2
+    m = merged[0]
+    assert m["codecs"]["gcodec-sparse"]["points"][0]["psnr"] == 24.0
+    assert m["matched"][0]["gcodec-sparse"]["psnr"] == pytest.approx(26.0)  # halfway in log(bpp)
+    assert m["matched"][0]["x264"]["psnr"] == pytest.approx(30.0)
+    assert math.isnan(m["matched"][0]["x264"]["ms_ssim"])  # JSON null stays "no value"
