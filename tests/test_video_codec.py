@@ -185,3 +185,17 @@ def test_merge_results_replaces_codecs_and_rematches() -> None:
     assert m["matched"][0]["gcodec-sparse"]["psnr"] == pytest.approx(26.0)  # halfway in log(bpp)
     assert m["matched"][0]["x264"]["psnr"] == pytest.approx(30.0)
     assert math.isnan(m["matched"][0]["x264"]["ms_ssim"])  # JSON null stays "no value"
+
+
+def test_sparse_pruning_spares_layers_with_small_weights() -> None:
+    """One threshold on raw magnitudes would empty the layers whose fan-in is large."""
+    from gcodec.codec.video_codec import _global_prune
+    from gcodec.models.nerv import Nerv, make_config
+    from gcodec.models.supermask import DenseWeight
+
+    cfg = make_config(4, 32, 32, 8)
+    torch.manual_seed(0)
+    model = Nerv(cfg, lambda i, _n, shape, fan_in: DenseWeight(torch.randn(shape) / fan_in))
+    _global_prune(model, 0.5)
+    kept = [float(m.mask.mean()) for m in model.weights]
+    assert all(0.3 < k < 0.7 for k in kept), kept
