@@ -5,9 +5,9 @@ Methods:
       learns per-weight scores and per-level scales; stored: seed, generator id,
       per-weight level 0..N (entropy coded), alphas in float16.
   dense: NeRV fully trained; weights quantized to 8 bits per output channel, entropy coded.
+  sparse: dense fit, global magnitude pruning, fine-tune, quantize; the mask is coded too.
 Every method stores biases at 8 bits per layer, entropy coded (in float16 they took up
 to 40% of a small supermask file, mostly the MLP's last layer: one per feature-map cell).
-  sparse: dense fit, global magnitude pruning, fine-tune, quantize; the mask is coded too.
 The model is sized from the requested bpp with an estimate of the bits per weight of
 each method; the real bpp is whatever the file turns out to be (`describe_video`).
 """
