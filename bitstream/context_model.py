@@ -95,13 +95,14 @@ def _check_symbols(symbols: np.ndarray, levels: int) -> np.ndarray:
     return s.astype(np.int64)
 
 
-def check_tables(tables: np.ndarray, channels: int | None = None) -> np.ndarray:
-    """Validate context tables (C, 3, K, L); returns them as int64. ValueError if malformed."""
+def check_tables(tables: np.ndarray, channels: int | None = None, levels: int | None = None) -> np.ndarray:
+    """Validate context tables (C, 3, K, L), optionally for a model's C and L; returns them
+    as int64. ValueError if malformed."""
     t = np.asarray(tables)
     if t.ndim != 4 or not np.issubdtype(t.dtype, np.integer) or t.shape[3] < 2:
         raise ValueError(f"context tables must be an integer array (C, {PHASES}, K, L), got {t.dtype} {t.shape}")
-    if t.shape != table_shape(t.shape[0], t.shape[3]) or (channels is not None and t.shape[0] != channels):
-        want = table_shape(channels if channels is not None else t.shape[0], t.shape[3])
+    want = table_shape(t.shape[0] if channels is None else channels, t.shape[3] if levels is None else levels)
+    if t.shape != want:
         raise ValueError(f"context tables have shape {t.shape}, expected {want}")
     t = t.astype(np.int64)
     if t.min() < 1 or np.any(t.sum(axis=-1) != 1 << PRECISION):

@@ -171,21 +171,17 @@ def _encode_videos(inputs: tuple[str, ...], out: str | None, outdir: str | None,
                    device: str, jobs: int, as_json: bool, force: bool) -> None:
     """Each video becomes one container: a fitted network (see codec/video_codec.py)."""
     from ..codec.image_io import write_atomic
-    from ..codec.video_codec import VideoOptions, compress_frames
+    from ..codec.video_codec import VideoOptions, check_options, compress_frames
     from ..codec.video_io import parse_size, read_video
 
     outputs = _outputs(inputs, out, outdir, SUFFIX)
     for dst in outputs:
         if dst != "-" and Path(dst).exists() and not force:
             raise InputError(f"{dst} exists (use --force to overwrite)")
-    if epochs is not None and time_budget is not None:
-        raise InputError("give --epochs or --time-budget, not both")
-    for name, v in (("--bpp", bpp), ("--epochs", epochs), ("--time-budget", time_budget), ("--max-frames", max_frames)):
-        if v is not None and not v > 0:
-            raise InputError(f"{name} must be positive, got {v}")
     size = parse_size(resize) if resize else None
-    opts = VideoOptions(bpp=bpp or 0.1, method=method, epochs=epochs, time_budget=time_budget,
+    opts = VideoOptions(bpp=0.1 if bpp is None else bpp, method=method, epochs=epochs, time_budget=time_budget,
                         max_frames=max_frames, resize=size, device=device, progress=not as_json)
+    check_options(opts)
 
     def work(src: str, dst: str) -> dict[str, Any]:
         t0 = time.perf_counter()
@@ -273,13 +269,13 @@ def decode(inputs: tuple[str, ...], out: str | None, outdir: str | None, model: 
     from ..bitstream.container import PayloadKind, peek_kind
     from ..codec.video_codec import decompress_video, frame_slice
     from ..codec.video_io import write_video
-
-    frames_sel = frame_slice(frame_range) if frame_range else None
     from ..codec.api import Codec
     from ..codec.device import pick_device
     from ..codec.image_io import decode_any, png_bytes, read_bytes, write_atomic
     from ..codec.labelmap_codec import looks_like_labelmap
     from ..codec.metrics import ms_ssim, psnr
+
+    frames_sel = frame_slice(frame_range) if frame_range else None
 
     outputs = _outputs(inputs, out, outdir, ".png")
     if reference and len(inputs) != 1:

@@ -125,9 +125,9 @@ def train_seg(data: str, dataset: str, out: str, time_budget: float, max_steps: 
     click.echo(f"best val mIoU: baseline {summary.get('best_val_mIoU_baseline')}, "
                f"AR fine-tune {summary.get('best_val_mIoU_ar')}")
     if export_to:
-        from ..codec.model_store import card_path
+        from ..codec.model_store import write_card
 
         card = export(out, export_to)
         card.setdefault("training", {})["command"] = _command_line()  # the real command, for the card
-        card_path(export_to).write_text(json.dumps(card, indent=2) + "\n")
+        write_card(export_to, card)
         click.echo(f"wrote {export_to}")

@@ -59,10 +59,9 @@ def train_gc(**kw) -> None:
     from ..models.sc import SCConfig
     from ..models.train_gc import GCTrainConfig, train as run
 
-    arch_keys = ("width", "blocks", "channels", "levels", "norm") + (("classes", "sem_width") if kw["labels"] else ())
-    arch = {k: kw[k] for k in arch_keys}
-    for k in ("width", "blocks", "channels", "levels", "norm", "classes", "sem_width"):
-        kw.pop(k)
+    arch = {k: kw.pop(k) for k in ("width", "blocks", "channels", "levels", "norm", "classes", "sem_width")}
+    if not kw["labels"]:  # the label-map options belong to SC models only
+        del arch["classes"], arch["sem_width"]
     init_state = None
     if kw["init_from"]:
         init_state, arch, kw["init_from"] = _init_weights(kw["init_from"], "sc" if kw["labels"] else "gc", arch)

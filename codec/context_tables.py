@@ -1,10 +1,10 @@
 """Learn context-model tables for a GC model from training images, and ship them.
 
 The tables are counts of (context, symbol) over the hard latents the model's encoder
-produces on training photos (`bitstream.context_model.learn_tables`), frozen into
-integer probability rows and stored in a COPY of the weights file next to the
-existing tensors under `CONTEXT_TABLES_KEY`; the card gains a "context_model" entry
-saying what was learned from, how, and by which command.
+produces on training photos (`context_model.count_contexts`), frozen into integer
+probability rows (`context_model.tables_from_counts`) and stored in a COPY of the
+weights file next to the existing tensors under `CONTEXT_TABLES_KEY`; the card gains
+a "context_model" entry saying what was learned from, how, and by which command.
 """
 
 from __future__ import annotations
@@ -22,11 +22,9 @@ from ..bitstream.entropy import PRECISION
 from ..bitstream.errors import InputError
 from ..models.gc import pad_to_multiple
 from .gc_codec import CONTEXT_TABLES_KEY, SECTION_CONTEXT_LATENTS, LoadedGC, to_tensor
+from .image_io import IMAGE_SUFFIXES
 from .model_store import load_weights, save_weights
 from .registry import ModelRef
-
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
-
 
 def image_paths(folder: str | Path) -> list[Path]:
     """Image files in `folder`, sorted by name (so every run sees the same order)."""
@@ -118,9 +116,10 @@ def write_with_context_tables(src: ModelRef, tables: np.ndarray, out_path: str |
     """
     state, card = load_weights(src.path)
     channels, levels = int(card["config"]["channels"]), int(card["config"]["levels"])
-    t = context_model.check_tables(tables, channels)
-    if t.shape[-1] != levels:
-        raise InputError(f"context tables are for {t.shape[-1]} levels, {src.name} has {levels}")
+    try:
+        t = context_model.check_tables(tables, channels, levels)
+    except ValueError as e:
+        raise InputError(f"{src.name}: {e}") from None
     state[CONTEXT_TABLES_KEY] = torch.from_numpy(t.astype(np.int32))
     card = {k: v for k, v in card.items() if k not in ("sha256", "bytes")}
     card["context_model"] = {

@@ -196,7 +196,7 @@ def evaluate_sc(sc: sc_codec.LoadedSC, segmenter: SegNet, folder: str | Path, bo
                           **{s: (decoded[s], rec[s]["bpp"]) for s in SETTINGS}}
         for setting, mats in rec.pop("_confusion").items():
             for ref, mat in mats.items():
-                meters[setting][ref].mat = meters[setting][ref].matrix() + torch.tensor(mat)
+                meters[setting][ref].add(torch.tensor(mat))
         records.append(rec)
     summary = summarize(records, meters, gc.ref.name if gc else None)
     return {"model": sc.ref.name, "folder": str(folder), "n_images": len(records), "box_fraction": box_fraction,
@@ -271,6 +271,8 @@ def write_figure(figure: dict[str, Any], path: str | Path) -> None:
     import matplotlib.pyplot as plt
     from matplotlib.patches import Rectangle
 
+    from .rd_plot import save_figure
+
     panels = [("original", figure["image"], None)] + [
         (SETTING_TITLES[s], figure[s][0], figure[s][1]) for s in SETTINGS]
     h, w = figure["image"].shape[:2]
@@ -285,9 +287,7 @@ def write_figure(figure: dict[str, Any], path: str | Path) -> None:
     axes[3].add_patch(Rectangle((x - 0.5, y - 0.5), bw, bh, fill=False, edgecolor="yellow", linewidth=1.2))
     fig.suptitle(figure["name"], fontsize=10)
     fig.tight_layout()
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
-    plt.close(fig)
+    save_figure(fig, path)
 
 
 def write_json(result: dict[str, Any], path: str | Path) -> None:

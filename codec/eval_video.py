@@ -137,6 +137,8 @@ def plot_video_rd(results: list[dict[str, Any]], path: Path) -> Path:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    from .rd_plot import save_figure
+
     fig, axes = plt.subplots(1, len(results), figsize=(5.2 * len(results), 4.4), squeeze=False)
     for ax, res in zip(axes[0], results):
         for i, (name, e) in enumerate(res["codecs"].items()):
@@ -150,11 +152,7 @@ def plot_video_rd(results: list[dict[str, Any]], path: Path) -> Path:
         ax.grid(True, which="both", alpha=0.3)
         ax.legend(fontsize=8)
     fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path, dpi=110)
 
 
 def _nan_to_none(x: Any) -> Any:

@@ -27,10 +27,10 @@ from tqdm import tqdm
 
 from ..bitstream.errors import GcodecError, InputError
 from . import classical
+from .image_io import IMAGE_SUFFIXES
 from .metrics import bpp, log_bpp_interp, ms_ssim, ms_ssim_reason, psnr, texture_retention
 from .rd_codec import Codec, as_output
 
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".ppm")
 # rates at which format_table compares codecs (those inside its bpp_range are shown)
 COMPARE_BPP = (0.01, 0.015, 0.02, 0.03, 0.04, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.5, 0.75, 1.0)
 GCODEC_PREFIX = "gcodec:"

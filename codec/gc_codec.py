@@ -60,9 +60,7 @@ def load_gc(ref: ModelRef, device: torch.device) -> LoadedGC:
         cfg = GCConfig.from_dict(card["config"])
         tables = read_static_tables(state, cfg.channels, cfg.levels, ref.path)
         ctx = state.pop(CONTEXT_TABLES_KEY, None)
-        ctx = None if ctx is None else context_model.check_tables(ctx.numpy(), cfg.channels)
-        if ctx is not None and ctx.shape[-1] != cfg.levels:
-            raise ValueError(f"context tables are for {ctx.shape[-1]} levels, the model has {cfg.levels}")
+        ctx = None if ctx is None else context_model.check_tables(ctx.numpy(), cfg.channels, cfg.levels)
         model = GCModel(cfg)
         model.load_state_dict({k: v.float() for k, v in state.items()})
     except (KeyError, ValueError, RuntimeError, TypeError) as e:

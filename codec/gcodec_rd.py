@@ -8,7 +8,7 @@ import numpy as np
 import torch
 
 from ..bitstream.errors import InputError
-from .api import Codec
+from .api import Codec, measured_bpp
 from .rd_codec import CodecOutput
 from .registry import resolve_model, shipped_models
 
@@ -37,7 +37,7 @@ def gcodec_codecs(names: list[str], device: torch.device, half: bool = False) ->
     out = {}
     for n in names:
         if n == "gcodec":
-            rated = sorted(shipped_models("gc"), key=lambda m: m.card.get("validation", {}).get("val_bpp_ideal", 0))
+            rated = sorted(shipped_models("gc"), key=lambda m: measured_bpp(m) or 0)
             if not rated:
                 raise InputError("no shipped GC models")
             out[n] = GcodecRD(n, [m.name for m in rated], device, half)

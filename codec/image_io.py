@@ -14,6 +14,7 @@ from PIL import Image, UnidentifiedImageError
 from ..bitstream.errors import InputError
 
 MAX_IMAGE_PIXELS = 1 << 28
+IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".ppm"})
 _UMASK = os.umask(0)
 os.umask(_UMASK)  # read once at import: outputs get the usual 0666 & ~umask, not mkstemp's 0600
 Image.MAX_IMAGE_PIXELS = MAX_IMAGE_PIXELS  # PIL raises DecompressionBombError beyond this
@@ -34,13 +35,11 @@ def read_bytes(path: str) -> bytes:
         raise InputError(f"{path}: permission denied") from None
 
 
-def decode_any(data: bytes, name: str = "input") -> np.ndarray:
-    """Image bytes -> (H, W) uint8 for single-channel 8-bit images (L, or P as palette indices),
-    else (H, W, 3) uint8 RGB. InputError if unreadable."""
+def _decode(data: bytes, name: str, keep_single: bool) -> np.ndarray:
     try:
         with Image.open(io.BytesIO(data)) as im:
             im.load()
-            single = im.mode in ("L", "P")
+            single = keep_single and im.mode in ("L", "P")
             arr = np.asarray(im if single else im.convert("RGB"))
     except Image.DecompressionBombError:
         raise InputError(f"{name}: image is larger than {MAX_IMAGE_PIXELS} pixels") from None
@@ -50,13 +49,15 @@ def decode_any(data: bytes, name: str = "input") -> np.ndarray:
     return np.ascontiguousarray(arr)
 
 
+def decode_any(data: bytes, name: str = "input") -> np.ndarray:
+    """Image bytes -> (H, W) uint8 for single-channel 8-bit images (L, or P as palette indices),
+    else (H, W, 3) uint8 RGB. InputError if unreadable."""
+    return _decode(data, name, keep_single=True)
+
+
 def decode_rgb(data: bytes, name: str = "input") -> np.ndarray:
     """Image bytes -> (H, W, 3) uint8 RGB (grey and palette images expanded)."""
-    arr = decode_any(data, name)
-    if arr.ndim == 2:
-        with Image.open(io.BytesIO(data)) as im:
-            arr = np.asarray(im.convert("RGB"))
-    return arr
+    return _decode(data, name, keep_single=False)
 
 
 def png_bytes(arr: np.ndarray) -> bytes:

@@ -48,10 +48,15 @@ def save_weights(state: dict[str, torch.Tensor], card: dict[str, Any], path: str
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
-    tmp_card = card_path(path).with_suffix(".json.tmp")
-    tmp_card.write_text(json.dumps(card, indent=2, sort_keys=False) + "\n")
-    os.replace(tmp_card, card_path(path))
+    write_card(path, card)
     return card
+
+
+def write_card(weights_path: str | os.PathLike, card: dict[str, Any]) -> None:
+    """Replace the card of `weights_path` atomically (the weights file is untouched)."""
+    tmp_card = card_path(weights_path).with_suffix(".json.tmp")
+    tmp_card.write_text(json.dumps(card, indent=2, sort_keys=False) + "\n")
+    os.replace(tmp_card, card_path(weights_path))
 
 
 def load_card(path: str | os.PathLike) -> dict[str, Any]:

@@ -55,9 +55,14 @@ def plot_rd(
     axes[0].legend(fontsize=8, ncol=2)
     fig.suptitle(title or f"Rate-distortion, mean over {n} images")
     fig.tight_layout()
+    return save_figure(fig, path, dpi=110)
+
+
+def save_figure(fig: Any, path: str | Path, dpi: float | str = "figure") -> Path:
+    """Write a matplotlib figure (its folder created as needed) and free it."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
+    fig.savefig(path, dpi=dpi)
     plt.close(fig)
     return path
 

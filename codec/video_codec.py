@@ -226,18 +226,23 @@ class EncodeResult:
     config: NervConfig
 
 
-def compress_frames(frames: np.ndarray, fps: float, opts: VideoOptions) -> EncodeResult:
-    """uint8 frames (T, H, W, 3) -> container bytes (and training stats)."""
+def check_options(opts: VideoOptions) -> None:
+    """InputError for options no encode can use; cheap, so callers run it before reading a video."""
     if opts.method not in METHODS:
         raise InputError(f"unknown --method {opts.method!r}; choose from {', '.join(METHODS)}")
     if opts.init not in INITS:
         raise InputError(f"unknown init {opts.init!r}; choose from {', '.join(INITS)}")
-    if not opts.bpp > 0:
-        raise InputError(f"--bpp must be positive, got {opts.bpp}")
     if opts.epochs is not None and opts.time_budget is not None:
         raise InputError("give --epochs or --time-budget, not both")
-    if (opts.epochs is not None and opts.epochs <= 0) or (opts.time_budget is not None and opts.time_budget <= 0):
-        raise InputError("--epochs and --time-budget must be positive")
+    for name, v in (("--bpp", opts.bpp), ("--epochs", opts.epochs), ("--time-budget", opts.time_budget),
+                    ("--max-frames", opts.max_frames)):
+        if v is not None and not v > 0:
+            raise InputError(f"{name} must be positive, got {v}")
+
+
+def compress_frames(frames: np.ndarray, fps: float, opts: VideoOptions) -> EncodeResult:
+    """uint8 frames (T, H, W, 3) -> container bytes (and training stats)."""
+    check_options(opts)
     budget = (TrainBudget(seconds=opts.time_budget) if opts.time_budget is not None
               else TrainBudget(epochs=opts.epochs if opts.epochs is not None else 30))
     t, h, w, _ = frames.shape

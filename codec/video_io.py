@@ -18,10 +18,9 @@ from PIL import Image
 
 from ..bitstream.errors import InputError
 from .classical import ffmpeg_exe
-from .image_io import write_atomic
+from .image_io import IMAGE_SUFFIXES, write_atomic
 
 VIDEO_SUFFIXES = frozenset({".mp4", ".mkv", ".avi", ".y4m", ".mov", ".webm", ".m4v"})
-IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".ppm"})
 MAX_VIDEO_BYTES = 8 << 30  # raw RGB frames held in memory
 
 
@@ -41,7 +40,8 @@ def parse_size(text: str) -> tuple[int, int]:
     return int(m.group(1)), int(m.group(2))
 
 
-def _first_line(stderr: bytes) -> str:
+def _ffmpeg_error(stderr: bytes) -> str:
+    """ffmpeg's last message line (the one that says what failed)."""
     lines = [ln.strip() for ln in stderr.decode("utf-8", "replace").splitlines() if ln.strip()]
     return lines[-1] if lines else "unknown ffmpeg error"
 
@@ -53,8 +53,8 @@ def probe(path: str) -> tuple[int, int, float]:
     m = re.search(r"Stream #\S+.*?: Video: .*?(\d{2,5})x(\d{2,5})", text)
     if not m:
         if "moov atom not found" in text or "Invalid data" in text or "End of file" in text:
-            raise InputError(f"{path}: not a readable video (corrupted or truncated: {_first_line(proc.stderr)})")
-        raise InputError(f"{path}: not a readable video ({_first_line(proc.stderr)})")
+            raise InputError(f"{path}: not a readable video (corrupted or truncated: {_ffmpeg_error(proc.stderr)})")
+        raise InputError(f"{path}: not a readable video ({_ffmpeg_error(proc.stderr)})")
     fps_m = re.search(r"([\d.]+) fps", text) or re.search(r"([\d.]+) tbr", text)
     fps = float(fps_m.group(1)) if fps_m else 25.0
     return int(m.group(1)), int(m.group(2)), fps
@@ -102,7 +102,7 @@ def read_video(path: str, max_frames: int | None = None, resize: tuple[int, int]
     proc = subprocess.run(args, capture_output=True)
     frame_bytes = w * h * 3
     if proc.returncode != 0 or proc.stderr.strip():
-        raise InputError(f"{path}: corrupted or truncated video ({_first_line(proc.stderr)})")
+        raise InputError(f"{path}: corrupted or truncated video ({_ffmpeg_error(proc.stderr)})")
     if len(proc.stdout) == 0 or len(proc.stdout) % frame_bytes:
         raise InputError(f"{path}: video decoded to {len(proc.stdout)} bytes, not whole {w}x{h} frames")
     frames = np.frombuffer(proc.stdout, np.uint8).reshape(-1, h, w, 3).copy()  # writable
@@ -140,5 +140,5 @@ def write_video(frames: np.ndarray, fps: float, out_path: str, force: bool = Fal
                 "-s", f"{w}x{h}", "-r", f"{fps:.6g}", "-i", "pipe:", *codec, str(tmp_out)]
         proc = subprocess.run(args, input=frames.tobytes(), capture_output=True)
         if proc.returncode != 0:
-            raise InputError(f"{out_path}: ffmpeg could not write the video ({_first_line(proc.stderr)})")
+            raise InputError(f"{out_path}: ffmpeg could not write the video ({_ffmpeg_error(proc.stderr)})")
         write_atomic(str(out), tmp_out.read_bytes(), force=True)

@@ -29,8 +29,11 @@ class ConfusionMeter:
         self.mat: torch.Tensor | None = None
 
     def update(self, pred: torch.Tensor, target: torch.Tensor) -> None:
-        c = confusion(pred, target, self.num_classes, self.ignore_index)
-        self.mat = c if self.mat is None else self.mat + c.to(self.mat.device)
+        self.add(confusion(pred, target, self.num_classes, self.ignore_index))
+
+    def add(self, mat: torch.Tensor) -> None:
+        """Add a confusion matrix counted elsewhere (e.g. read back from a cache)."""
+        self.mat = mat if self.mat is None else self.mat + mat.to(self.mat.device)
 
     def matrix(self) -> torch.Tensor:
         if self.mat is None:

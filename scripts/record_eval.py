@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from gcodec.codec.model_store import card_path
+from gcodec.codec.model_store import load_card, write_card
 from gcodec.codec.registry import resolve_model
 
 
@@ -27,11 +27,11 @@ def main() -> None:
             continue
         for point in entry["curve"]:
             ref = resolve_model(point["setting"], kind="gc")
-            card = json.loads(card_path(ref.path).read_text())
+            card = load_card(ref.path)
             card["eval"] = {"bpp": point["bpp"], "psnr": point["psnr"], "ms_ssim": point["ms_ssim"],
                             "texture_retention": point.get("texture_retention"), "images": n_images,
                             "command": args.command}
-            card_path(ref.path).write_text(json.dumps(card, indent=2) + "\n")
+            write_card(ref.path, card)
             print(f"{ref.name}: {point['bpp']:.4f} bpp, PSNR {point['psnr']:.2f}, MS-SSIM {point['ms_ssim']:.4f}")
 
 

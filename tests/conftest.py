@@ -18,20 +18,27 @@ def _single_thread():
     torch.set_num_threads(1)  # CI machines have 2 cores; keep tests predictable
 
 
-def make_tiny_gc(path: Path, name: str = "tiny", seed: int = 0) -> Path:
+def save_tiny_model(model: torch.nn.Module, card: dict, path: Path) -> Path:
+    """Write an untrained 2-channel GC/SC model with a skewed prior (as training would learn)
+    and its integer tables to PATH/NAME.safetensors, NAME from the card."""
     from gcodec.codec.export import TABLES_KEY, integer_tables
     from gcodec.codec.model_store import save_weights
-    from gcodec.models.gc import GCConfig, GCModel
 
-    torch.manual_seed(seed)
-    model = GCModel(GCConfig.from_dict(TINY_GC))
-    with torch.no_grad():  # a skewed prior, as training would learn
+    with torch.no_grad():
         model.prior.logits.copy_(torch.tensor([[-2.0, 0.0, 2.0, 0.0, -2.0], [-1.0, 1.0, 1.5, 0.5, -1.0]]))
     state = dict(model.state_dict())
     state[TABLES_KEY] = integer_tables(model.prior.logits)
+    out = path / f"{card['name']}.safetensors"
+    save_weights(state, card, out)
+    return out
+
+
+def make_tiny_gc(path: Path, name: str = "tiny", seed: int = 0) -> Path:
+    from gcodec.models.gc import GCConfig, GCModel
+
+    torch.manual_seed(seed)
     card = {"name": name, "kind": "gc", "config": TINY_GC, "validation": {"val_bpp_ideal": 0.01}}
-    save_weights(state, card, path / f"{name}.safetensors")
-    return path / f"{name}.safetensors"
+    return save_tiny_model(GCModel(GCConfig.from_dict(TINY_GC)), card, path)
 
 
 @pytest.fixture

@@ -23,26 +23,17 @@ from gcodec.codec.gc_codec import to_tensor
 from gcodec.codec.registry import resolve_model
 from gcodec.models.gc import pad_to_multiple
 
-from .conftest import FIXTURES, make_tiny_gc
+from .conftest import FIXTURES, make_tiny_gc, save_tiny_model
 
 TINY_SC = {"width": 4, "blocks": 1, "channels": 2, "levels": 5, "norm": "channel", "classes": 12, "sem_width": 2}
 SKY, ROAD, TREE, VOID = 0, 3, 5, 11
 
 
 def make_tiny_sc(path: Path, name: str = "tiny-sc", seed: int = 0) -> Path:
-    from gcodec.codec.export import TABLES_KEY, integer_tables
-    from gcodec.codec.model_store import save_weights
     from gcodec.models.sc import SCConfig, SCModel
 
     torch.manual_seed(seed)
-    model = SCModel(SCConfig.from_dict(TINY_SC))
-    with torch.no_grad():  # a skewed prior, as training would learn
-        model.prior.logits.copy_(torch.tensor([[-2.0, 0.0, 2.0, 0.0, -2.0], [-1.0, 1.0, 1.5, 0.5, -1.0]]))
-    state = dict(model.state_dict())
-    state[TABLES_KEY] = integer_tables(model.prior.logits)
-    card = {"name": name, "kind": "sc", "config": TINY_SC}
-    save_weights(state, card, path / f"{name}.safetensors")
-    return path / f"{name}.safetensors"
+    return save_tiny_model(SCModel(SCConfig.from_dict(TINY_SC)), {"name": name, "kind": "sc", "config": TINY_SC}, path)
 
 
 def make_tiny_seg(path: Path, name: str = "tiny-seg") -> Path:
