@@ -116,19 +116,31 @@ def matched_points(res: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def merge_results(runs: Sequence[list[dict[str, Any]]]) -> list[dict[str, Any]]:
-    """Per-video results of several eval runs as one list: runs of the same video (same file,
-    size and frame count) merge codec by codec, a later run replacing an earlier one's codec."""
+    """Per-video results of several eval runs as one list. Runs of the same video (same file,
+    size, frame count and training budget) merge point by point: a later run's point for a
+    codec and target bpp replaces an earlier one's. Other budgets stay separate entries."""
     merged: dict[tuple[Any, ...], dict[str, Any]] = {}
     for run in runs:
         for res in run:
-            key = (Path(res["video"]).name, res["width"], res["height"], res["frames"])
-            if key not in merged:
-                merged[key] = {**res, "codecs": dict(res["codecs"])}
-            else:
-                merged[key]["codecs"].update(res["codecs"])
+            key = (Path(res["video"]).name, res["width"], res["height"], res["frames"],
+                   res.get("epochs"), res.get("time_budget_s"))
+            entry = merged.setdefault(key, {**res, "codecs": {}})
+            for name, e in res["codecs"].items():
+                old = entry["codecs"].get(name, {"points": []})["points"]
+                new_targets = {p.get("target_bpp", p.get("crf")) for p in e["points"]}
+                kept = [p for p in old if p.get("target_bpp", p.get("crf")) not in new_targets]
+                entry["codecs"][name] = {**e, "points": kept + list(e["points"])}
     for res in merged.values():
         res["matched"] = matched_points(res)
     return list(merged.values())
+
+
+def video_label(res: dict[str, Any]) -> str:
+    """'name WxHxT, E ep' (or ', S s' for a time budget): what a table row or plot is about."""
+    label = f"{Path(res['video']).stem} {res['width']}x{res['height']}x{res['frames']}"
+    if res.get("epochs"):
+        return f"{label}, {res['epochs']:g} ep"
+    return f"{label}, {res['time_budget_s']:g} s" if res.get("time_budget_s") else label
 
 
 def plot_video_rd(results: list[dict[str, Any]], path: Path) -> Path:
@@ -139,16 +151,18 @@ def plot_video_rd(results: list[dict[str, Any]], path: Path) -> Path:
 
     from .rd_plot import save_figure
 
+    names = list(dict.fromkeys(n for res in results for n in res["codecs"]))  # same style in every panel
     fig, axes = plt.subplots(1, len(results), figsize=(5.2 * len(results), 4.4), squeeze=False)
     for ax, res in zip(axes[0], results):
-        for i, (name, e) in enumerate(res["codecs"].items()):
+        for name, e in res["codecs"].items():
+            i = names.index(name)
             pts = sorted(e["points"], key=lambda p: p["bpp"])
-            ax.plot([p["bpp"] for p in pts], [p["psnr"] for p in pts], marker="osD^v"[i % 5],
+            ax.plot([p["bpp"] for p in pts], [p["psnr"] for p in pts], marker="osD^v"[i % 5], color=f"C{i}",
                     lw=2.4 if name.startswith("gcodec") else 1.2, label=name)
         ax.set_xscale("log")
         ax.set_xlabel("bits per pixel (whole file)")
         ax.set_ylabel("PSNR (dB, RGB, per-frame mean)")
-        ax.set_title(f"{Path(res['video']).stem} {res['width']}x{res['height']}x{res['frames']}")
+        ax.set_title(video_label(res))
         ax.grid(True, which="both", alpha=0.3)
         ax.legend(fontsize=8)
     fig.tight_layout()
@@ -179,21 +193,20 @@ def check_methods(methods: Sequence[str]) -> None:
 
 def markdown_table(results: list[dict[str, Any]]) -> str:
     """One row per video and target bpp: each gcodec method's actual bpp and PSNR (MS-SSIM),
-    and x264/x265 PSNR interpolated at the supermask file's bpp."""
-    lines = []
+    and x264/x265 PSNR interpolated at the supermask file's bpp ("-" where not measured)."""
+    names = list(dict.fromkeys(n for res in results for n in res["codecs"]))
+    ours = [n for n in names if n.startswith("gcodec-")]
+    anchors = [n for n in names if not n.startswith("gcodec-")]
+    head = ["video", "target bpp"] + [n.removeprefix("gcodec-") for n in ours] + [f"{a} @ supermask bpp" for a in anchors]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for res in results:
         codecs = res["codecs"]
-        ours = [n for n in codecs if n.startswith("gcodec-")]
-        anchors = [n for n in codecs if not n.startswith("gcodec-")]
-        if not lines:
-            head = ["video", "target bpp"] + [n.removeprefix("gcodec-") for n in ours] + [f"{a} @ supermask bpp" for a in anchors]
-            lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-        targets = sorted({p["target_bpp"] for n in ours for p in codecs[n]["points"]})
+        targets = sorted({p["target_bpp"] for n in ours if n in codecs for p in codecs[n]["points"]})
         for tb in targets:
-            row = [f"{Path(res['video']).stem} {res['width']}x{res['height']}x{res['frames']}", f"{tb:g}"]
+            row = [video_label(res), f"{tb:g}"]
             ref_bpp = None
             for n in ours:
-                p = next((q for q in codecs[n]["points"] if q["target_bpp"] == tb), None)
+                p = next((q for q in codecs.get(n, {}).get("points", []) if q["target_bpp"] == tb), None)
                 if p is None:
                     row.append("-")
                     continue
@@ -203,7 +216,7 @@ def markdown_table(results: list[dict[str, Any]]) -> str:
                 if n == "gcodec-supermask":
                     ref_bpp = p["bpp"]
             for a in anchors:
-                v = interp_log_bpp(codecs[a]["points"], ref_bpp, "psnr") if ref_bpp else math.nan
+                v = interp_log_bpp(codecs[a]["points"], ref_bpp, "psnr") if a in codecs and ref_bpp else math.nan
                 row.append(f"{v:.2f}" if math.isfinite(v) else "-")
             lines.append("| " + " | ".join(row) + " |")
     return "\n".join(lines)

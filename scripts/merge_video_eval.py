@@ -2,8 +2,9 @@
 
     python scripts/merge_video_eval.py RUN_DIR... --plot docs/video_rd.png --json all.json
 
-Each RUN_DIR holds a results.json. Runs of the same video merge codec by codec, a later
-run replacing an earlier one's codec (e.g. a re-run with `--methods sparse --anchors ''`).
+Each RUN_DIR holds a results.json. Runs of the same video at the same size and training
+budget merge point by point, a later run's point (codec, target bpp) replacing an earlier
+one's (e.g. a re-run with `--methods sparse --anchors ''`); other budgets stay separate rows.
 Videos need separate runs when they are resized differently, hence this script.
 """
 

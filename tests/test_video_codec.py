@@ -14,7 +14,7 @@ import torch
 
 from gcodec.bitstream.container import unpack
 from gcodec.bitstream.errors import FormatError, GcodecError, InputError, TruncatedError
-from gcodec.codec.eval_video import merge_results
+from gcodec.codec.eval_video import markdown_table, merge_results
 from gcodec.codec.metrics import psnr
 from gcodec.codec.video_codec import (VideoOptions, compress_frames, compress_video, decompress_video,
                                       describe_video, frame_slice, is_video_path, write_video)
@@ -167,24 +167,31 @@ def test_eval_video_cli(tmp_path: Path) -> None:
     assert bad.returncode == 1 and bad.stderr.count("\n") == 1 and "unknown method" in bad.stderr
 
 
-def test_merge_results_replaces_codecs_and_rematches() -> None:
-    def run(codecs: dict) -> list[dict]:
-        return [{"video": "/a/clip.mp4", "width": 8, "height": 6, "frames": 3, "codecs": codecs}]
+def test_merge_results_replaces_points_and_keeps_budgets_apart() -> None:
+    def run(codecs: dict, epochs: float = 100) -> list[dict]:
+        return [{"video": "/a/clip.mp4", "width": 8, "height": 6, "frames": 3, "epochs": epochs,
+                 "time_budget_s": None, "codecs": codecs}]
 
     def pts(*bpp_psnr: tuple[float, float]) -> dict:
-        return {"points": [{"bpp": b, "psnr": p, "ms_ssim": None} for b, p in bpp_psnr]}
+        return {"points": [{"target_bpp": b, "bpp": b, "psnr": p, "ms_ssim": None} for b, p in bpp_psnr]}
 
-    first = run({"gcodec-supermask": pts((0.1, 30.0)), "gcodec-sparse": pts((0.1, 20.0)),
+    first = run({"gcodec-supermask": pts((0.1, 30.0)), "gcodec-sparse": pts((0.2, 20.0)),
                  "x264": pts((0.05, 28.0), (0.2, 32.0))})
     again = run({"gcodec-sparse": pts((0.05, 24.0), (0.2, 28.0))})
+    more = run({"gcodec-supermask": pts((0.03, 25.0))})  # another target bpp: added, not replacing
     other = [{**run({"gcodec-supermask": pts((0.1, 1.0))})[0], "width": 16}]  # another size: kept apart
-    merged = merge_results([first, again, other])
-    assert len(merged) == 2
+    longer = run({"gcodec-supermask": pts((0.1, 2.0))}, epochs=200)  # another budget: kept apart
+    merged = merge_results([first, again, more, other, longer])
+    assert len(merged) == 3
     m = merged[0]
-    assert m["codecs"]["gcodec-sparse"]["points"][0]["psnr"] == 24.0
+    assert [p["psnr"] for p in m["codecs"]["gcodec-supermask"]["points"]] == [30.0, 25.0]
+    assert [p["psnr"] for p in m["codecs"]["gcodec-sparse"]["points"]] == [24.0, 28.0]
     assert m["matched"][0]["gcodec-sparse"]["psnr"] == pytest.approx(26.0)  # halfway in log(bpp)
     assert m["matched"][0]["x264"]["psnr"] == pytest.approx(30.0)
     assert math.isnan(m["matched"][0]["x264"]["ms_ssim"])  # JSON null stays "no value"
+    table = markdown_table(merged).splitlines()
+    assert table[0].count("|") == 6 and all(line.count("|") == 6 for line in table)  # one column set
+    assert "clip 8x6x3, 200 ep | 0.1 | 0.1000: 2.00 | - | -" in table[-1]
 
 
 def test_sparse_pruning_spares_layers_with_small_weights() -> None:

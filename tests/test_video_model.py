@@ -69,7 +69,9 @@ def test_decoder_weights_match_training_weights() -> None:
 
 def test_plan_strides_and_crop() -> None:
     h0, w0, strides = plan_strides(144, 176)
-    assert (h0 * 2 ** len(strides), w0 * 2 ** len(strides)) == (144, 176)
+    assert strides == (2,) * 5 and (h0 * 32, w0 * 32) == (160, 192)  # 5 stages: 21% pad
+    h0, w0, strides = plan_strides(144, 176, max_pad=1.15)
+    assert strides == (2,) * 4 and (h0 * 16, w0 * 16) == (144, 176)  # 4 stages cover it exactly
     cfg = make_config(3, 47, 61, 6)
     model = Nerv(cfg, lambda i, _n, shape, fan: SupermaskWeight(torch.from_numpy(seeded_weight(0, i, shape, fan))))
     with torch.no_grad():
