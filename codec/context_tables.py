@@ -26,6 +26,7 @@ from .image_io import IMAGE_SUFFIXES
 from .model_store import load_weights, save_weights
 from .registry import ModelRef
 
+
 def image_paths(folder: str | Path) -> list[Path]:
     """Image files in `folder`, sorted by name (so every run sees the same order)."""
     folder = Path(folder)

@@ -115,6 +115,11 @@ def matched_points(res: dict[str, Any]) -> list[dict[str, Any]]:
     ]
 
 
+def _setting(point: dict[str, Any]) -> Any:
+    """What a point was asked for: a gcodec target bpp or an anchor's CRF."""
+    return point.get("target_bpp", point.get("crf"))
+
+
 def merge_results(runs: Sequence[list[dict[str, Any]]]) -> list[dict[str, Any]]:
     """Per-video results of several eval runs as one list. Runs of the same video (same file,
     size, frame count and training budget) merge point by point: a later run's point for a
@@ -126,13 +131,17 @@ def merge_results(runs: Sequence[list[dict[str, Any]]]) -> list[dict[str, Any]]:
                    res.get("epochs"), res.get("time_budget_s"))
             entry = merged.setdefault(key, {**res, "codecs": {}})
             for name, e in res["codecs"].items():
-                old = entry["codecs"].get(name, {"points": []})["points"]
-                new_targets = {p.get("target_bpp", p.get("crf")) for p in e["points"]}
-                kept = [p for p in old if p.get("target_bpp", p.get("crf")) not in new_targets]
+                new = {_setting(p) for p in e["points"]}
+                kept = [p for p in entry["codecs"].get(name, {"points": []})["points"] if _setting(p) not in new]
                 entry["codecs"][name] = {**e, "points": kept + list(e["points"])}
     for res in merged.values():
         res["matched"] = matched_points(res)
     return list(merged.values())
+
+
+def codec_names(results: list[dict[str, Any]]) -> list[str]:
+    """Every codec named in any result, in first-seen order (one table column / plot style each)."""
+    return list(dict.fromkeys(n for res in results for n in res["codecs"]))
 
 
 def video_label(res: dict[str, Any]) -> str:
@@ -151,7 +160,7 @@ def plot_video_rd(results: list[dict[str, Any]], path: Path) -> Path:
 
     from .rd_plot import save_figure
 
-    names = list(dict.fromkeys(n for res in results for n in res["codecs"]))  # same style in every panel
+    names = codec_names(results)  # same style in every panel
     fig, axes = plt.subplots(1, len(results), figsize=(5.2 * len(results), 4.4), squeeze=False)
     for ax, res in zip(axes[0], results):
         for name, e in res["codecs"].items():
@@ -194,7 +203,7 @@ def check_methods(methods: Sequence[str]) -> None:
 def markdown_table(results: list[dict[str, Any]]) -> str:
     """One row per video and target bpp: each gcodec method's actual bpp and PSNR (MS-SSIM),
     and x264/x265 PSNR interpolated at the supermask file's bpp ("-" where not measured)."""
-    names = list(dict.fromkeys(n for res in results for n in res["codecs"]))
+    names = codec_names(results)
     ours = [n for n in names if n.startswith("gcodec-")]
     anchors = [n for n in names if not n.startswith("gcodec-")]
     head = ["video", "target bpp"] + [n.removeprefix("gcodec-") for n in ours] + [f"{a} @ supermask bpp" for a in anchors]
