@@ -38,6 +38,8 @@ def _command_line() -> str:
 @click.option("--batch", default=8, show_default=True)
 @click.option("--lr", default=2e-4, show_default=True)
 @click.option("--warmup-frac", default=0.4, show_default=True, help="Distortion-only share before the GAN starts.")
+@click.option("--lr-warmup", default=500, show_default=True,
+              help="Steps over which the learning rate ramps up (keeps a continued model from being knocked back).")
 @click.option("--mse-weight", default=100.0, show_default=True)
 @click.option("--msssim-weight", default=0.0, show_default=True)
 @click.option("--gan-weight", default=1.0, show_default=True)
@@ -55,6 +57,7 @@ def _command_line() -> str:
               help="Start from a shipped model (name or .safetensors path); its card gives the architecture.")
 def train_gc(**kw) -> None:
     """Train a GC model on a folder of images (random crops, flips); with --labels, an SC model."""
+    _check_train_options(kw)
     from ..models.gc import GCConfig
     from ..models.sc import SCConfig
     from ..models.train_gc import GCTrainConfig, train as run
@@ -71,6 +74,28 @@ def train_gc(**kw) -> None:
     cfg = GCTrainConfig(model=model, command=_command_line(), **kw)
     path = run(cfg, init_state=init_state)
     click.echo(f"checkpoint: {path}")
+
+
+def _check_train_options(kw: dict[str, Any]) -> None:
+    """InputError for options no run can use, before any image is loaded."""
+    from ..bitstream.errors import InputError
+    from ..models.gc import MIN_SIDE, STRIDE
+    from ..models.msssim_limits import MS_SSIM_MIN_SIDE
+
+    crop = kw["crop"]
+    if crop < MIN_SIDE or crop % STRIDE:
+        raise InputError(f"--crop must be a multiple of {STRIDE} and at least {MIN_SIDE}, got {crop}")
+    if kw["msssim_weight"] > 0 and crop < MS_SSIM_MIN_SIDE:
+        raise InputError(f"--msssim-weight needs --crop of at least {MS_SSIM_MIN_SIDE} (MS-SSIM's five scales), "
+                         f"got {crop}")
+    if kw["lr_warmup"] < 0:
+        raise InputError(f"--lr-warmup must not be negative, got {kw['lr_warmup']}")
+    for name in ("steps", "batch", "val_count"):
+        if kw[name] < 1:
+            raise InputError(f"--{name.replace('_', '-')} must be at least 1, got {kw[name]}")
+    for name in ("time_budget", "lr", "mse_weight", "msssim_weight", "gan_weight", "fm_weight", "rate_weight"):
+        if kw[name] < 0:
+            raise InputError(f"--{name.replace('_', '-')} must not be negative, got {kw[name]}")
 
 
 def _init_weights(name: str, kind: str, arch: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:

@@ -4,6 +4,7 @@ import json
 import shutil
 
 import numpy as np
+import pytest
 import torch
 from PIL import Image
 
@@ -87,3 +88,37 @@ def test_init_from_a_shipped_model_continues_its_training(tmp_path):
     # an architecture option that contradicts the init model is refused before training
     r = run(*common, "--out", str(tmp_path / "run3"), "--width", "8")
     assert r.exit_code != 0 and "contradicts" in r.output and not (tmp_path / "run3").exists()
+
+
+@pytest.mark.parametrize("args,msg", [
+    (["--crop", "200"], "multiple of 16"),
+    (["--crop", "16"], "at least 32"),
+    (["--crop", "128", "--msssim-weight", "5"], "--crop of at least 161"),
+    (["--batch", "0"], "--batch must be at least 1"),
+    (["--lr", "-1e-4"], "--lr must not be negative"),
+    (["--lr-warmup", "-1"], "--lr-warmup must not be negative"),
+    (["--gan-weight", "-1"], "--gan-weight must not be negative"),
+])
+def test_impossible_training_options_fail_before_any_work(tmp_path, args, msg):
+    from .test_cli import run
+
+    data = _data(tmp_path)
+    r = run("train", "gc", "--data", str(data), "--out", str(tmp_path / "run"), *args)
+    assert r.exit_code == 1 and msg in r.stderr and len(r.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "run").exists()
+
+
+def test_learning_rate_warms_up_linearly_then_follows_the_cosine():
+    from types import SimpleNamespace
+
+    from gcodec.models.train_gc import _Run
+
+    groups = [{"base_lr": 1.0, "lr": 0.0}]
+    run = SimpleNamespace(cfg=SimpleNamespace(lr_warmup=4), step=0, progress=lambda: 0.0,
+                          opt_g=SimpleNamespace(param_groups=groups), opt_d=SimpleNamespace(param_groups=[]))
+    rates = []
+    for step in range(6):
+        run.step = step
+        _Run.set_lr(run)
+        rates.append(groups[0]["lr"])
+    assert rates == pytest.approx([0.2, 0.4, 0.6, 0.8, 1.0, 1.0])
