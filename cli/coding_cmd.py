@@ -91,6 +91,9 @@ def _device_option(f: Callable) -> Callable:
               help="SC models: comma-separated classes to synthesize at zero latent bits (e.g. sky,tree,road; all).")
 @click.option("--preserve-box", "preserve_boxes", multiple=True, metavar="X,Y,W,H",
               help="SC models: always code the latents under this pixel box (repeatable).")
+@click.option("--refine", type=int, default=0, show_default=True, metavar="STEPS",
+              help="GC images: fit the latents to the image for STEPS gradient steps (about +0.4 dB at 30; "
+                   "each step costs ~3 decodes of encode time; the decoder is unchanged).")
 @click.option("--method", type=click.Choice(["supermask", "dense", "sparse"]), default="supermask", show_default=True,
               help="Videos: seeded-weight supermasks, or the trained dense / pruned sparse NeRV baselines.")
 @click.option("--epochs", type=float, default=None, help="Videos: training epochs (the encode cost).")
@@ -102,13 +105,18 @@ def _device_option(f: Callable) -> Callable:
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per file on stdout.")
 @click.option("--force", is_flag=True, help="Overwrite existing outputs.")
 def encode(inputs: tuple[str, ...], out: str | None, outdir: str | None, model: str | None, bpp: float | None,
-           kind: str, semantic: str | None, synthesize: str | None, preserve_boxes: tuple[str, ...], method: str,
+           kind: str, semantic: str | None, synthesize: str | None, preserve_boxes: tuple[str, ...], refine: int,
+           method: str,
            epochs: float | None, time_budget: float | None, max_frames: int | None, resize: str | None, device: str,
            jobs: int, as_json: bool, force: bool) -> None:
     """Compress images, label maps or videos (mp4/mkv/avi/y4m or a folder of frames) to .gcodec files."""
     from ..codec.video_io import is_video_path
 
     videos = [i for i in inputs if i != "-" and is_video_path(i)]
+    if refine < 0:
+        raise InputError(f"--refine must be >= 0, got {refine}")
+    if refine and (videos or kind == "labelmap"):
+        raise InputError("--refine applies to GC images only")
     if videos:
         if len(videos) != len(inputs):
             raise InputError("give videos and images in separate commands")
@@ -135,6 +143,8 @@ def encode(inputs: tuple[str, ...], out: str | None, outdir: str | None, model: 
         if semantic or synthesize or preserve_boxes:
             raise InputError("--semantic, --synthesize and --preserve-box need an SC model (e.g. --model sc-camvid-c6)")
         resolve_model(name or "gc-c6", kind="gc")  # unknown names fail before any work
+    elif refine:
+        raise InputError("--refine applies to GC models only, not to SC models")
     codec = Codec(pick_device(device))
     sc_setup = _sc_setup(name, inputs, kind, semantic, synthesize, preserve_boxes, codec) if semantic_model else None
 
@@ -147,12 +157,14 @@ def encode(inputs: tuple[str, ...], out: str | None, outdir: str | None, model: 
             image = np.repeat(arr[:, :, None], 3, axis=2) if arr.ndim == 2 else arr
             data, extra = sc_setup(src, image)
         elif as_labels:
+            if refine:
+                raise InputError(f"{src} is a label map: --refine applies to images only")
             if arr.ndim != 2:
                 raise InputError(f"{src}: --kind labelmap needs a single-channel 8-bit PNG")
             data = codec.encode_labels(arr)
         else:
             image = np.repeat(arr[:, :, None], 3, axis=2) if arr.ndim == 2 else arr
-            data = codec.encode_image(image, name)
+            data = codec.encode_image(image, name, refine, progress=refine > 0 and jobs == 1)
         image = arr
         write_atomic(dst, data, force)
         h, w = image.shape[:2]

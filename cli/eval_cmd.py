@@ -25,8 +25,10 @@ DEFAULT_CODECS = "gcodec,jpeg,webp,avif,avif-ds2,avif-ds4,hevc,av1,vvc"
               help="Keep each classical codec's N lowest-rate settings (0: all); for quick low-rate sweeps.")
 @click.option("--device", default="auto", show_default=True)
 @click.option("--half", is_flag=True, help="Decode gcodec models in reduced precision.")
+@click.option("--refine", type=int, default=0, show_default=True, metavar="STEPS",
+              help="Also run each gcodec curve with STEPS of latent refinement (as NAME-refineSTEPS).")
 def eval_(data: tuple[str, ...], codecs: str, out_json: str | None, plot: str | None, max_images: int,
-          bpp_range: str, n_settings: int, device: str, half: bool) -> None:
+          bpp_range: str, n_settings: int, device: str, half: bool, refine: int) -> None:
     """Measure bytes, bpp, PSNR, MS-SSIM, texture retention and seconds per image and setting."""
     from dataclasses import replace
 
@@ -40,7 +42,11 @@ def eval_(data: tuple[str, ...], codecs: str, out_json: str | None, plot: str | 
     except ValueError:
         raise InputError(f"--bpp-range must be two numbers like 0.01,0.2, got {bpp_range!r}") from None
     names = parse_codec_spec(codecs, extra_names=["gcodec"])
-    extra: dict = dict(gcodec_codecs(names, pick_device(device), half))
+    if refine < 0:
+        raise InputError(f"--refine must be >= 0, got {refine}")
+    extra: dict = dict(gcodec_codecs(names, pick_device(device), half, refine))
+    if refine:  # each gcodec curve right before its refined twin
+        names = [m for n in names for m in ([n, f"{n}-refine{refine}"] if n in extra else [n])]
     if n_settings < 0:
         raise InputError(f"--settings must be >= 0, got {n_settings}")
     if n_settings:

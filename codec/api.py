@@ -57,9 +57,10 @@ class Codec:
             self._gc[key] = gc_codec.load_gc(ref, self.device)
         return self._gc[key]
 
-    def encode_image(self, image: np.ndarray, model: str | None = None) -> bytes:
+    def encode_image(self, image: np.ndarray, model: str | None = None, refine_steps: int = 0,
+                     progress: bool = False) -> bytes:
         ref = resolve_model(model or DEFAULT_IMAGE_MODEL, kind="gc")
-        return gc_codec.compress(self.gc(ref), image)
+        return gc_codec.compress(self.gc(ref), image, refine_steps, progress)
 
     def sc(self, ref: ModelRef) -> sc_codec.LoadedSC:
         key = str(ref.path)

@@ -16,31 +16,43 @@ from .registry import resolve_model, shipped_models
 class GcodecRD:
     """One RD curve whose settings are GC model names (lowest rate first)."""
 
-    def __init__(self, name: str, models: list[str], device: torch.device, half: bool = False) -> None:
+    def __init__(self, name: str, models: list[str], device: torch.device, half: bool = False,
+                 refine_steps: int = 0) -> None:
         for m in models:
             resolve_model(m, kind="gc")  # unknown names fail before any work
         self.name = name
         self.settings = models
+        self.refine_steps = refine_steps
         self.codec = Codec(device, half=half)
 
     def run(self, image: np.ndarray, setting: str) -> CodecOutput:
         t0 = time.perf_counter()
-        data = self.codec.encode_image(image, setting)
+        data = self.codec.encode_image(image, setting, self.refine_steps)
         t1 = time.perf_counter()
         _, decoded = self.codec.decode(data)
         t2 = time.perf_counter()
         return CodecOutput(num_bytes=len(data), decoded=decoded, data=data, encode_s=t1 - t0, decode_s=t2 - t1)
 
 
-def gcodec_codecs(names: list[str], device: torch.device, half: bool = False) -> dict[str, GcodecRD]:
-    """'gcodec' -> every shipped GC model as one curve; 'gcodec:A+B' -> models A and B."""
+def gcodec_codecs(names: list[str], device: torch.device, half: bool = False,
+                  refine_steps: int = 0) -> dict[str, GcodecRD]:
+    """'gcodec' -> every shipped GC model as one curve; 'gcodec:A+B' -> models A and B.
+
+    With refine_steps > 0 each curve gets a twin, NAME-refineN, encoded with latent refinement.
+    """
     out = {}
     for n in names:
         if n == "gcodec":
             rated = sorted(shipped_models("gc"), key=lambda m: measured_bpp(m) or 0)
             if not rated:
                 raise InputError("no shipped GC models")
-            out[n] = GcodecRD(n, [m.name for m in rated], device, half)
+            models = [m.name for m in rated]
         elif n.startswith("gcodec:"):
-            out[n] = GcodecRD(n, n[len("gcodec:"):].split("+"), device, half)
+            models = n[len("gcodec:"):].split("+")
+        else:
+            continue
+        out[n] = GcodecRD(n, models, device, half)
+        if refine_steps > 0:
+            twin = f"{n}-refine{refine_steps}"
+            out[twin] = GcodecRD(twin, models, device, half, refine_steps)
     return out

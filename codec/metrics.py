@@ -16,9 +16,8 @@ import numpy as np
 from PIL import Image, ImageFilter
 
 from ..bitstream.errors import InputError
+from ..models.msssim_limits import MS_SSIM_MIN_SIDE
 
-# pytorch_msssim uses 5 scales with an 11-tap window: each side must exceed (11 - 1) * 2**4 = 160 px.
-MS_SSIM_MIN_SIDE = 161
 TEXTURE_BLUR_SIGMA = 1.5
 
 

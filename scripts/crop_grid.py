@@ -38,6 +38,7 @@ def main() -> None:
     ap.add_argument("--model", default="gc-c6")
     ap.add_argument("--crop", default="0,0,256,256")
     ap.add_argument("--codecs", default="avif,avif-ds2")
+    ap.add_argument("--refine", type=int, default=0, help="also show gcodec with this many refinement steps")
     ap.add_argument("-o", "--out", required=True)
     args = ap.parse_args()
     torch.set_num_threads(2)
@@ -47,6 +48,9 @@ def main() -> None:
     data = codec.encode_image(image, args.model)
     _, ours = codec.decode(data)
     panels = [("original", image), (f"gcodec {args.model}: {8 * len(data) / (h * w):.3f} bpp", ours)]
+    if args.refine > 0:
+        refined = codec.encode_image(image, args.model, args.refine)
+        panels.append((f"gcodec refine {args.refine}: {8 * len(refined) / (h * w):.3f} bpp", codec.decode(refined)[1]))
     for name in args.codecs.split(","):
         b, dec, s = closest(name, image, 8 * len(data) / (h * w))
         panels.append((f"{name} ({s}): {b:.3f} bpp", dec))

@@ -10,6 +10,8 @@ from click.testing import CliRunner
 
 from gcodec.cli.main import main
 
+from .conftest import FIXTURES
+
 
 def run(*args, input=None):
     """Invoke through `main` (the console entry point) so error handling is what users get."""
@@ -96,12 +98,16 @@ def test_several_inputs_one_bad(tiny_weights, photo_path, tmp_path):
     (["encode", "a.png", "-o", "x.gcodec", "-m", "tiny", "--jobs", "0"], "--jobs"),
     (["encode", "a.png", "-o", "x.gcodec", "-m", "tiny", "--device", "tpu"], "unknown device"),
     (["encode", "a.png", "-o", "x.gcodec", "-m", "tiny", "--bpp", "0.05"], "not both"),
+    (["encode", "a.png", "-o", "x.gcodec", "-m", "tiny", "--refine", "-1"], "--refine must be >= 0"),
+    (["encode", "l.png", "-o", "x.gcodec", "-m", "tiny", "--refine", "2"], "label map"),
+    (["encode", "l.png", "-o", "x.gcodec", "--kind", "labelmap", "--refine", "2"], "GC images only"),
     (["decode", "missing.gcodec", "-o", "x.png"], "no such file"),
     (["info", "missing.gcodec"], "no such file"),
 ])
 def test_usage_errors_are_one_line(tiny_weights, tmp_path, monkeypatch, photo_path, args, msg):
     monkeypatch.chdir(tmp_path)
     (tmp_path / "a.png").write_bytes(photo_path.read_bytes())
+    (tmp_path / "l.png").write_bytes((FIXTURES / "labelmap_camvid_0016E5_07959.png").read_bytes())
     r = run(*args)
     assert r.exit_code != 0
     assert msg in r.stderr and len(r.stderr.strip().splitlines()) == 1
