@@ -41,7 +41,9 @@ QMAX = 127  # 8-bit symmetric quantization per output channel
 SPARSE_PRUNE = 0.5  # fraction of weights the sparse baseline removes
 SPARSE_FIT_FRACTION = 0.6  # budget share of the dense fit before pruning; the rest fine-tunes
 # Estimated coded bits per weight, used only to size the network for a bpp target.
-EST_BITS = {"dense": 7.5, "sparse": 1.0 + (1 - SPARSE_PRUNE) * 7.5}  # measured ~7.5-8 on short fits
+# Dense files at 7.5 landed 1-6.5% under target (100-epoch runs on the three videos: 7.1-7.4 bits
+# per weight); the sparse baseline's kept weights code less well and land within 2% at 7.5.
+EST_BITS = {"dense": 7.2, "sparse": 1.0 + (1 - SPARSE_PRUNE) * 7.5}
 # Coded bits per bias, for sizing only: with ~300 bytes of table it predicts the bias
 # section of carphone encodes (20 epochs, 0.03 and 0.1 bpp) within 2%.
 EST_BIAS_BITS = 6.5
