@@ -63,10 +63,9 @@ def _run_all(inputs: tuple[str, ...], outputs: list[str], work: Callable[[str, s
                 if as_json:
                     click.echo(json.dumps({"input": src, "error": err}))
                 click.echo(f"gcodec: error: {err if err.startswith(src) else f'{src}: {err}'}", err=True)
-            elif as_json:
-                click.echo(json.dumps(result))
             else:
-                click.echo(result.pop("_line"), err=True)
+                line = result.pop("_line")  # the human-readable summary; JSON carries the fields instead
+                click.echo(json.dumps(result) if as_json else line, err=not as_json)
     if failed:
         raise SystemExit(1)
 
@@ -100,6 +99,8 @@ def _device_option(f: Callable) -> Callable:
 @click.option("--time-budget", type=float, default=None, help="Videos: training seconds (instead of --epochs).")
 @click.option("--max-frames", type=int, default=None, help="Videos: use only the first N frames.")
 @click.option("--resize", default=None, metavar="WxH", help="Videos: resize frames before coding.")
+@click.option("--bf16", is_flag=True, help="Videos: fit in bfloat16 autocast (the file and its decode stay float32; "
+                                         "on a 2-core CPU 10% faster and 0.08 dB lower on carphone).")
 @_device_option
 @click.option("--jobs", "-j", default=1, show_default=True, help="Files processed in parallel.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per file on stdout.")
@@ -107,8 +108,8 @@ def _device_option(f: Callable) -> Callable:
 def encode(inputs: tuple[str, ...], out: str | None, outdir: str | None, model: str | None, bpp: float | None,
            kind: str, semantic: str | None, synthesize: str | None, preserve_boxes: tuple[str, ...], refine: int,
            method: str,
-           epochs: float | None, time_budget: float | None, max_frames: int | None, resize: str | None, device: str,
-           jobs: int, as_json: bool, force: bool) -> None:
+           epochs: float | None, time_budget: float | None, max_frames: int | None, resize: str | None, bf16: bool,
+           device: str, jobs: int, as_json: bool, force: bool) -> None:
     """Compress images, label maps or videos (mp4/mkv/avi/y4m or a folder of frames) to .gcodec files."""
     from ..codec.video_io import is_video_path
 
@@ -120,9 +121,11 @@ def encode(inputs: tuple[str, ...], out: str | None, outdir: str | None, model: 
     if videos:
         if len(videos) != len(inputs):
             raise InputError("give videos and images in separate commands")
-        _encode_videos(inputs, out, outdir, bpp, method, epochs, time_budget, max_frames, resize, device, jobs,
+        _encode_videos(inputs, out, outdir, bpp, method, epochs, time_budget, max_frames, resize, bf16, device, jobs,
                        as_json, force)
         return
+    if bf16:
+        raise InputError("--bf16 applies to videos only")
     from ..codec.api import Codec, model_for_bpp
     from ..codec.device import pick_device
     from ..codec.image_io import decode_any, read_bytes, write_atomic
@@ -180,7 +183,7 @@ def encode(inputs: tuple[str, ...], out: str | None, outdir: str | None, model: 
 
 def _encode_videos(inputs: tuple[str, ...], out: str | None, outdir: str | None, bpp: float | None, method: str,
                    epochs: float | None, time_budget: float | None, max_frames: int | None, resize: str | None,
-                   device: str, jobs: int, as_json: bool, force: bool) -> None:
+                   bf16: bool, device: str, jobs: int, as_json: bool, force: bool) -> None:
     """Each video becomes one container: a fitted network (see codec/video_codec.py)."""
     from ..codec.image_io import write_atomic
     from ..codec.video_codec import VideoOptions, check_options, compress_frames
@@ -192,7 +195,7 @@ def _encode_videos(inputs: tuple[str, ...], out: str | None, outdir: str | None,
             raise InputError(f"{dst} exists (use --force to overwrite)")
     size = parse_size(resize) if resize else None
     opts = VideoOptions(bpp=0.1 if bpp is None else bpp, method=method, epochs=epochs, time_budget=time_budget,
-                        max_frames=max_frames, resize=size, device=device, progress=not as_json)
+                        max_frames=max_frames, resize=size, device=device, progress=not as_json, bf16=bf16)
     check_options(opts)
 
     def work(src: str, dst: str) -> dict[str, Any]:

@@ -33,7 +33,7 @@ def test_encode_decode_info(tiny_weights, photo_path, tmp_path):
     r = run("encode", str(photo_path), "-o", str(out), "--model", "tiny", "--json")
     assert r.exit_code == 0, r.output
     rec = json.loads(r.stdout.strip().splitlines()[-1])
-    assert rec["bytes"] == out.stat().st_size and rec["bpp"] > 0
+    assert rec["bytes"] == out.stat().st_size and rec["bpp"] > 0 and "_line" not in rec
     r = run("info", str(out), "--json")
     assert r.exit_code == 0 and json.loads(r.stdout)["model"] == "tiny"
     png = tmp_path / "a.png"

@@ -206,3 +206,15 @@ def test_sparse_pruning_spares_layers_with_small_weights() -> None:
     _global_prune(model, 0.5)
     kept = [float(m.mask.mean()) for m in model.weights]
     assert all(0.3 < k < 0.7 for k in kept), kept
+
+
+def test_bf16_encode_from_the_cli_decodes_like_any_other(tmp_path: Path) -> None:
+    from .test_cli import run
+
+    out = tmp_path / "c.gcodec"
+    r = run("encode", str(CLIP), "-o", str(out), "--bpp", "1.0", "--epochs", "5", "--bf16", "--device", "cpu", "--json")
+    assert r.exit_code == 0, r.output
+    frames, _ = decompress_video(out.read_bytes(), "cpu")
+    assert frames.shape == (8, 48, 64, 3)
+    r = run("encode", str(CLIP.parent / "photo_200x168.png"), "-o", str(tmp_path / "p.gcodec"), "--bf16")
+    assert r.exit_code == 1 and "videos only" in r.stderr and not (tmp_path / "p.gcodec").exists()
