@@ -1,10 +1,11 @@
 """Decode speed of the shipped GC models: images per second and ms per megapixel.
 
-    python scripts/bench_decode.py [--device cpu|cuda] [--threads 2] [--size 768x512] [--repeats 5]
+    python scripts/bench_decode.py [--device cpu|cuda] [--threads 2] [--size 768x512] [--repeats 5] [--half]
 
 Encodes one real photo (a committed fixture, resized) with each model, then times
 `decode` (entropy decoding + generator) end to end. With --device cuda it also
-times reduced-precision decoding (--half) and reports its PSNR change against fp32.
+times reduced-precision decoding (float16) and reports its PSNR change against fp32;
+--half does the same on a CPU (bfloat16, fast only where the CPU has bf16 instructions).
 Prints medians; machines here are noisy, so run it on an idle machine.
 """
 
@@ -33,6 +34,7 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--size", default="768x512")
     ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--half", action="store_true", help="also time reduced precision on a CPU")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     w, h = (int(v) for v in args.size.split("x"))
@@ -42,7 +44,7 @@ def main() -> None:
     for ref in sorted(shipped_models("gc"), key=lambda m: m.card["config"]["channels"]):
         gc = gc_codec.load_gc(ref, device)
         c = unpack(gc_codec.compress(gc, image))
-        modes = [False, True] if device.type == "cuda" else [False]
+        modes = [False, True] if device.type == "cuda" or args.half else [False]
         base = None
         for half in modes:
             gc_codec.decompress(gc, c, half=half)  # warm-up
