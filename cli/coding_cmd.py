@@ -288,7 +288,7 @@ def decode(inputs: tuple[str, ...], out: str | None, outdir: str | None, model: 
     from ..codec.device import pick_device
     from ..codec.image_io import decode_any, png_bytes, read_bytes, write_atomic
     from ..codec.labelmap_codec import looks_like_labelmap
-    from ..codec.metrics import ms_ssim, psnr
+    from ..codec.metrics import ms_ssim, ms_ssim_reason, psnr
 
     frames_sel = frame_slice(frame_range) if frame_range else None
 
@@ -337,8 +337,10 @@ def decode(inputs: tuple[str, ...], out: str | None, outdir: str | None, model: 
                 raise InputError(f"reference is {ref_image.shape[1]}x{ref_image.shape[0]}, "
                                  f"decoded image {image.shape[1]}x{image.shape[0]}")
             result["psnr"] = round(psnr(image, ref_image), 3)
-            result["ms_ssim"] = round(ms_ssim(image, ref_image), 4)
-            line += f", PSNR {result['psnr']:.2f} dB, MS-SSIM {result['ms_ssim']:.4f}"
+            line += f", PSNR {result['psnr']:.2f} dB"
+            too_small = ms_ssim_reason(*image.shape[:2])
+            result["ms_ssim"] = None if too_small else round(ms_ssim(image, ref_image), 4)
+            line += f" ({too_small})" if too_small else f", MS-SSIM {result['ms_ssim']:.4f}"
         result["_line"] = line
         return result
 

@@ -152,3 +152,18 @@ def test_bpp_picks_the_fitting_model(tiny_weights, photo_path, tmp_path):
     assert run("encode", str(photo_path), "-o", str(out), "--bpp", "0.02").exit_code == 0
     assert json.loads(run("info", str(out), "--json").stdout)["model"] == "tiny"  # 0.01 bpp fits
     assert "positive" in run("encode", str(photo_path), "-o", str(out), "--bpp", "-1", "--force").stderr
+
+
+def test_decode_reference_of_a_small_image_says_why_there_is_no_ms_ssim(tiny_weights, tmp_path):
+    import numpy as np
+    from PIL import Image
+
+    src = tmp_path / "small.png"
+    Image.fromarray(np.random.default_rng(0).integers(0, 255, (40, 50, 3), dtype=np.uint8)).save(src)
+    assert run("encode", str(src), "-o", str(tmp_path / "s.gcodec"), "-m", "tiny").exit_code == 0
+    r = run("decode", str(tmp_path / "s.gcodec"), "-o", str(tmp_path / "s.png"), "-r", str(src))
+    assert r.exit_code == 0 and "MS-SSIM needs both sides" in r.stderr
+    assert "Warning" not in r.stderr and len(r.stderr.strip().splitlines()) == 1
+    r = run("decode", str(tmp_path / "s.gcodec"), "-o", str(tmp_path / "t.png"), "-r", str(src), "--json")
+    rec = json.loads(r.stdout.strip())
+    assert rec["ms_ssim"] is None and rec["psnr"] > 0
