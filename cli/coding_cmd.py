@@ -91,8 +91,8 @@ def _device_option(f: Callable) -> Callable:
 @click.option("--preserve-box", "preserve_boxes", multiple=True, metavar="X,Y,W,H",
               help="SC models: always code the latents under this pixel box (repeatable).")
 @click.option("--refine", type=int, default=0, show_default=True, metavar="STEPS",
-              help="GC images: fit the latents to the image for STEPS gradient steps (about +0.4 dB at 30; "
-                   "each step costs ~3 decodes of encode time; the decoder is unchanged).")
+              help="Images (GC and SC): fit the latents to the image for STEPS gradient steps (+0.3-0.5 dB "
+                   "at 20; each step costs ~3 decodes of encode time; the decoder is unchanged).")
 @click.option("--method", type=click.Choice(["supermask", "dense", "sparse"]), default="supermask", show_default=True,
               help="Videos: seeded-weight supermasks, or the trained dense / pruned sparse NeRV baselines.")
 @click.option("--epochs", type=float, default=None, help="Videos: training epochs (the encode cost).")
@@ -117,7 +117,7 @@ def encode(inputs: tuple[str, ...], out: str | None, outdir: str | None, model: 
     if refine < 0:
         raise InputError(f"--refine must be >= 0, got {refine}")
     if refine and (videos or kind == "labelmap"):
-        raise InputError("--refine applies to GC images only")
+        raise InputError("--refine applies to images only")
     if videos:
         if len(videos) != len(inputs):
             raise InputError("give videos and images in separate commands")
@@ -146,10 +146,9 @@ def encode(inputs: tuple[str, ...], out: str | None, outdir: str | None, model: 
         if semantic or synthesize or preserve_boxes:
             raise InputError("--semantic, --synthesize and --preserve-box need an SC model (e.g. --model sc-camvid-c6)")
         resolve_model(name or "gc-c6", kind="gc")  # unknown names fail before any work
-    elif refine:
-        raise InputError("--refine applies to GC models only, not to SC models")
     codec = Codec(pick_device(device))
-    sc_setup = _sc_setup(name, inputs, kind, semantic, synthesize, preserve_boxes, codec) if semantic_model else None
+    sc_setup = (_sc_setup(name, inputs, kind, semantic, synthesize, preserve_boxes, codec, refine, jobs == 1)
+                if semantic_model else None)
 
     def work(src: str, dst: str) -> dict[str, Any]:
         t0 = time.perf_counter()
@@ -216,7 +215,8 @@ def _encode_videos(inputs: tuple[str, ...], out: str | None, outdir: str | None,
 
 
 def _sc_setup(model: str, inputs: tuple[str, ...], kind: str, semantic: str | None, synthesize: str | None,
-              boxes_spec: tuple[str, ...], codec: Any) -> Callable[[str, np.ndarray], tuple[bytes, dict[str, Any]]]:
+              boxes_spec: tuple[str, ...], codec: Any, refine: int = 0,
+              progress: bool = False) -> Callable[[str, np.ndarray], tuple[bytes, dict[str, Any]]]:
     """Check the SC options before any work; return the per-file encoder (image -> bytes, JSON extras)."""
     from ..codec import sc_codec
     from ..codec.image_io import decode_any, read_bytes
@@ -257,7 +257,7 @@ def _sc_setup(model: str, inputs: tuple[str, ...], kind: str, semantic: str | No
             labels = decode_any(read_bytes(path), path)
             if labels.ndim != 2:
                 raise InputError(f"{path}: a label map must be a single-channel 8-bit PNG of class ids")
-        data = sc_codec.compress(sc, image, labels, ids, boxes)
+        data = sc_codec.compress(sc, image, labels, ids, boxes, refine_steps=refine, progress=progress)
         sizes = sc_codec.section_sizes(data)
         return data, {"map_bytes": sizes["map"], "latent_bytes": sizes["latents"],
                       "synthesized": [names[i] for i in ids], "preserved_boxes": [list(b) for b in boxes]}

@@ -25,8 +25,10 @@ from .main import cli
 @click.option("--resume", is_flag=True, help="Keep per-image results under OUT/cache and reuse them on a rerun.")
 @click.option("--device", default="auto", show_default=True)
 @click.option("--threads", type=int, default=1, show_default=True, help="torch CPU threads.")
+@click.option("--refine", type=int, default=0, show_default=True, metavar="STEPS",
+              help="Encode SC and GC images with STEPS of latent refinement.")
 def eval_sc(data: str, model: str, seg_model: str, gc_model: str, box_fraction: float, limit: int | None,
-            figure_image: str | None, out: str, resume: bool, device: str, threads: int) -> None:
+            figure_image: str | None, out: str, resume: bool, device: str, threads: int, refine: int) -> None:
     """bpp (map / latents), PSNR and MS-SSIM overall and on preserved pixels, and semantic
     preservation mIoU, for: no synthesis; sky+tree+road synthesized; one box preserved."""
     import torch
@@ -42,6 +44,8 @@ def eval_sc(data: str, model: str, seg_model: str, gc_model: str, box_fraction: 
         raise InputError(f"--threads must be >= 1, got {threads}")
     if limit is not None and limit < 1:
         raise InputError(f"--limit must be >= 1, got {limit}")
+    if refine < 0:
+        raise InputError(f"--refine must be >= 0, got {refine}")
     if not 0 < box_fraction <= 1:
         raise InputError(f"--box-fraction must be in (0, 1], got {box_fraction}")
     torch.set_num_threads(threads)
@@ -54,7 +58,7 @@ def eval_sc(data: str, model: str, seg_model: str, gc_model: str, box_fraction: 
     gc = None if gc_model == "none" else load_gc(resolve_model(gc_model, kind="gc"), dev)
     out_dir = Path(out)
     result = evaluate_sc(sc, seg, data, box_fraction, gc, limit, figure_image,
-                         cache_dir=out_dir / "cache" if resume else None)
+                         cache_dir=out_dir / "cache" if resume else None, refine_steps=refine)
     click.echo(format_table(result))
     write_json(result, out_dir / "eval_sc.json")
     fig_path = out_dir / "sc_figure.png"

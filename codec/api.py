@@ -69,9 +69,11 @@ class Codec:
         return self._sc[key]
 
     def encode_semantic(self, image: np.ndarray, labels: np.ndarray, model: str,
-                        synthesize_ids: list[int] = (), boxes: list[sc_codec.Box] = ()) -> bytes:
+                        synthesize_ids: list[int] = (), boxes: list[sc_codec.Box] = (),
+                        refine_steps: int = 0) -> bytes:
         """SC image: `labels` (H, W) class ids; latents of `synthesize_ids` cells are not coded."""
-        return sc_codec.compress(self.sc(resolve_model(model, kind="sc")), image, labels, synthesize_ids, boxes)
+        return sc_codec.compress(self.sc(resolve_model(model, kind="sc")), image, labels, synthesize_ids, boxes,
+                                 refine_steps=refine_steps)
 
     def encode_labels(self, labels: np.ndarray) -> bytes:
         return labelmap_codec.compress(labels)

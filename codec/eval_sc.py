@@ -110,7 +110,8 @@ def _confusions(seg_dec: np.ndarray, seg_orig: np.ndarray, truth: np.ndarray, n:
 
 @torch.inference_mode()
 def _evaluate_one(sc: sc_codec.LoadedSC, segmenter: SegNet, gc: gc_codec.LoadedGC | None, img_path: Path,
-                  lab_path: Path, box_fraction: float, sky_tree_road: list[int]) -> tuple[dict[str, Any], dict]:
+                  lab_path: Path, box_fraction: float, sky_tree_road: list[int],
+                  refine_steps: int = 0) -> tuple[dict[str, Any], dict]:
     """One image in every setting: its record (with per-image confusion matrices under
     `_confusion`) and the decoded images."""
     n_seg = len(CAMVID_CLASSES)
@@ -130,7 +131,7 @@ def _evaluate_one(sc: sc_codec.LoadedSC, segmenter: SegNet, gc: gc_codec.LoadedG
     decoded: dict[str, np.ndarray] = {"original": image}
     for s in SETTINGS:
         ids, boxes = selections[s]
-        data = sc_codec.compress(sc, image, labels, ids, boxes, map_payload=map_payload)
+        data = sc_codec.compress(sc, image, labels, ids, boxes, map_payload=map_payload, refine_steps=refine_steps)
         c = unpack(data)
         out = sc_codec.decompress(sc, c)
         parts = sc_codec.decode_parts(sc, c)
@@ -154,7 +155,7 @@ def _evaluate_one(sc: sc_codec.LoadedSC, segmenter: SegNet, gc: gc_codec.LoadedG
     for s in SETTINGS[1:]:
         rec[s]["latent_bytes_vs_none"] = rec[s]["latent_bytes"] / max(1, rec["none"]["latent_bytes"])
     if gc is not None:
-        data = gc_codec.compress(gc, image)
+        data = gc_codec.compress(gc, image, refine_steps)
         out = gc_codec.decompress(gc, unpack(data))
         rec["_confusion"]["gc"] = _confusions(segment(segmenter, out), seg_orig, truth, n_seg)
         rec["gc"] = {"bytes": len(data), "bpp": 8 * len(data) / (h * w), "psnr": psnr(out, image),
@@ -166,17 +167,19 @@ def _evaluate_one(sc: sc_codec.LoadedSC, segmenter: SegNet, gc: gc_codec.LoadedG
 
 def evaluate_sc(sc: sc_codec.LoadedSC, segmenter: SegNet, folder: str | Path, box_fraction: float = 0.5,
                 gc: gc_codec.LoadedGC | None = None, limit: int | None = None, figure_stem: str | None = None,
-                progress: bool = True, cache_dir: str | Path | None = None) -> dict[str, Any]:
+                progress: bool = True, cache_dir: str | Path | None = None, refine_steps: int = 0) -> dict[str, Any]:
     """Run the three settings on every pair; returns per-image records, a summary and the
     decoded images of the figure image (`figure` key, not JSON). With `cache_dir`, each
-    image's record is kept there and reused by a rerun with the same models and box."""
+    image's record is kept there and reused by a rerun with the same models and box.
+    `refine_steps` > 0 encodes SC and GC images with latent refinement."""
     pairs = camvid_pairs(folder)[:limit]
     sky_tree_road = [_class_id(sc.class_names, n) for n in ("sky", "tree", "road")]
     n_seg = len(CAMVID_CLASSES)
     meters = {s: {"vs_original": ConfusionMeter(n_seg, IGNORE), "vs_truth": ConfusionMeter(n_seg, IGNORE)}
               for s in SETTINGS + (("gc",) if gc else ())}
     key = {"model": sc.ref.name, "digest": sc.ref.digest.hex(), "box_fraction": box_fraction,
-           "gc": gc.ref.name if gc else None, "seg": getattr(segmenter, "card", {}).get("sha256")}
+           "gc": gc.ref.name if gc else None, "seg": getattr(segmenter, "card", {}).get("sha256"),
+           "refine": refine_steps}
     records: list[dict[str, Any]] = []
     figure: dict[str, Any] = {}
     fig_stem = figure_stem or pairs[0][0].stem
@@ -187,7 +190,8 @@ def evaluate_sc(sc: sc_codec.LoadedSC, segmenter: SegNet, folder: str | Path, bo
             stored = json.loads(cached.read_text())
             rec = stored["record"] if stored.get("key") == key else None
         if rec is None:
-            rec, decoded = _evaluate_one(sc, segmenter, gc, img_path, lab_path, box_fraction, sky_tree_road)
+            rec, decoded = _evaluate_one(sc, segmenter, gc, img_path, lab_path, box_fraction, sky_tree_road,
+                                         refine_steps)
             if cached is not None:
                 cached.parent.mkdir(parents=True, exist_ok=True)
                 cached.write_text(json.dumps({"key": key, "record": rec}))
@@ -200,7 +204,7 @@ def evaluate_sc(sc: sc_codec.LoadedSC, segmenter: SegNet, folder: str | Path, bo
         records.append(rec)
     summary = summarize(records, meters, gc.ref.name if gc else None)
     return {"model": sc.ref.name, "folder": str(folder), "n_images": len(records), "box_fraction": box_fraction,
-            "summary": summary, "images": records, "figure": figure}
+            "refine_steps": refine_steps, "summary": summary, "images": records, "figure": figure}
 
 
 def summarize(records: list[dict[str, Any]], meters: dict[str, dict[str, ConfusionMeter]],

@@ -98,9 +98,7 @@ def compress(gc: LoadedGC, image: np.ndarray, refine_steps: int = 0, progress: b
     (models/latent_refine.py: slower encode, same decoder)."""
     check_image(image)
     h, w = image.shape[:2]
-    if refine_steps > 0 and h * w > REFINE_MAX_PIXELS:
-        raise InputError(f"--refine is limited to {REFINE_MAX_PIXELS / 1e6:.0f} megapixels (about 2 GB of memory "
-                         f"per megapixel); this image has {h * w / 1e6:.1f}")
+    check_refine_size(refine_steps, h, w)
     x = pad_to_multiple(to_tensor(image, gc.device))
     if refine_steps > 0:
         symbols = refine_symbols(gc.model, x, h, w, refine_steps, progress=progress)[0].cpu().numpy()
@@ -109,6 +107,12 @@ def compress(gc: LoadedGC, image: np.ndarray, refine_steps: int = 0, progress: b
             symbols = gc.model.encode_symbols(x)[0].cpu().numpy()  # (C, h, w)
     c = Container(PayloadKind.GC_IMAGE, (h, w), gc.ref.name, gc.ref.digest, (latent_section(gc, symbols),))
     return pack(c)
+
+
+def check_refine_size(refine_steps: int, height: int, width: int) -> None:
+    if refine_steps > 0 and height * width > REFINE_MAX_PIXELS:
+        raise InputError(f"--refine is limited to {REFINE_MAX_PIXELS / 1e6:.0f} megapixels (about 2 GB of memory "
+                         f"per megapixel); this image has {height * width / 1e6:.1f}")
 
 
 def latent_section(gc: LoadedGC, symbols: np.ndarray) -> tuple[int, bytes]:

@@ -24,9 +24,10 @@ from ..bitstream.errors import FormatError, InputError, UnsupportedError
 from ..bitstream.labelmap import decode_labelmap, encode_labelmap
 from ..bitstream.varint import decode_uvarint, encode_uvarint
 from ..models.gc import STRIDE, pad_to_multiple, padded_size
+from ..models.latent_refine import refine_sc_symbols
 from ..models.sc import SCConfig, SCModel, synthesis_heatmap
 from ..models.train_seg_data import CAMVID_CLASSES
-from .gc_codec import check_image, read_static_tables, to_tensor, to_uint8
+from .gc_codec import check_image, check_refine_size, read_static_tables, to_tensor, to_uint8
 from .model_store import load_weights
 from .registry import ModelRef
 
@@ -226,12 +227,13 @@ def _channel_index(channels: int, cells: int) -> np.ndarray:
     return np.repeat(np.arange(channels), cells)
 
 
-@torch.inference_mode()
 def compress(sc: LoadedSC, image: np.ndarray, labels: np.ndarray, synthesize_ids: list[int] = (),
-             boxes: list[Box] = (), map_payload: bytes | None = None) -> bytes:
+             boxes: list[Box] = (), map_payload: bytes | None = None, refine_steps: int = 0,
+             progress: bool = False) -> bytes:
     """RGB uint8 (H, W, 3) + class ids (H, W) -> container bytes.
 
     `map_payload` may pass an already coded label map (the same `labels`) to save re-coding it.
+    `refine_steps` > 0 fits the coded latents to the image (models/latent_refine.py).
     """
     check_image(image)
     h, w = image.shape[:2]
@@ -240,11 +242,17 @@ def compress(sc: LoadedSC, image: np.ndarray, labels: np.ndarray, synthesize_ids
     if ids and (ids[0] < 0 or ids[-1] >= sc.cfg.classes):
         raise InputError(f"synthesized class ids must lie in 0..{sc.cfg.classes - 1}")
     check_boxes(boxes, h, w)
+    check_refine_size(refine_steps, h, w)
     padded = pad_labels(labels)
     heat = heatmap(padded, sc.cfg.classes, ids, boxes)
     x = pad_to_multiple(to_tensor(image, sc.device))
     lab = torch.from_numpy(padded.astype(np.int64))[None].to(sc.device)
-    symbols = sc.model.encode_symbols(x, lab)[0].cpu().numpy()  # (C, h, w)
+    if refine_steps > 0:
+        heat_t = torch.from_numpy(heat).float()[None, None].to(sc.device)
+        symbols = refine_sc_symbols(sc.model, x, lab, heat_t, h, w, refine_steps, progress=progress)[0].cpu().numpy()
+    else:
+        with torch.inference_mode():
+            symbols = sc.model.encode_symbols(x, lab)[0].cpu().numpy()  # (C, h, w)
     kept = symbols[:, heat]  # (C, K): only coded cells, channel-major then raster
     latents = encode_categorical(kept.reshape(-1), sc.tables, _channel_index(*kept.shape))
     sections = ((SECTION_LATENTS, latents),

@@ -100,7 +100,7 @@ def test_several_inputs_one_bad(tiny_weights, photo_path, tmp_path):
     (["encode", "a.png", "-o", "x.gcodec", "-m", "tiny", "--bpp", "0.05"], "not both"),
     (["encode", "a.png", "-o", "x.gcodec", "-m", "tiny", "--refine", "-1"], "--refine must be >= 0"),
     (["encode", "l.png", "-o", "x.gcodec", "-m", "tiny", "--refine", "2"], "label map"),
-    (["encode", "l.png", "-o", "x.gcodec", "--kind", "labelmap", "--refine", "2"], "GC images only"),
+    (["encode", "l.png", "-o", "x.gcodec", "--kind", "labelmap", "--refine", "2"], "images only"),
     (["decode", "missing.gcodec", "-o", "x.png"], "no such file"),
     (["info", "missing.gcodec"], "no such file"),
 ])

@@ -68,13 +68,3 @@ def test_refine_refuses_huge_images_before_work(tiny_weights, monkeypatch, photo
     with pytest.raises(InputError, match="megapixels"):
         gc_codec.compress(gc, photo, refine_steps=2)
     assert unpack(gc_codec.compress(gc, photo)).size == photo.shape[:2]  # plain encodes are not limited
-
-
-def test_refine_with_an_sc_model_is_refused(tiny_weights, photo_path, tmp_path):
-    from .test_cli import run
-    from .test_sc_codec import make_tiny_sc
-
-    make_tiny_sc(tiny_weights)
-    out = tmp_path / "x.gcodec"
-    r = run("encode", str(photo_path), "-o", str(out), "--model", "tiny-sc", "--semantic", "auto", "--refine", "2")
-    assert r.exit_code == 1 and "GC models only" in r.stderr and not out.exists()
