@@ -110,6 +110,7 @@ def compress(gc: LoadedGC, image: np.ndarray, refine_steps: int = 0, progress: b
 
 
 def check_refine_size(refine_steps: int, height: int, width: int) -> None:
+    """InputError before any work when refinement would need more memory than we allow."""
     if refine_steps > 0 and height * width > REFINE_MAX_PIXELS:
         raise InputError(f"--refine is limited to {REFINE_MAX_PIXELS / 1e6:.0f} megapixels (about 2 GB of memory "
                          f"per megapixel); this image has {height * width / 1e6:.1f}")
