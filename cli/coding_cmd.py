@@ -100,16 +100,15 @@ def _device_option(f: Callable) -> Callable:
 @click.option("--max-frames", type=int, default=None, help="Videos: use only the first N frames.")
 @click.option("--resize", default=None, metavar="WxH", help="Videos: resize frames before coding.")
 @click.option("--bf16", is_flag=True, help="Videos: fit in bfloat16 autocast (the file and its decode stay float32; "
-                                         "on a 2-core CPU 10% faster and 0.08 dB lower on carphone).")
+                                         "on a 2-core CPU only 1-10% faster and ~0.1 dB lower on carphone).")
 @_device_option
 @click.option("--jobs", "-j", default=1, show_default=True, help="Files processed in parallel.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per file on stdout.")
 @click.option("--force", is_flag=True, help="Overwrite existing outputs.")
 def encode(inputs: tuple[str, ...], out: str | None, outdir: str | None, model: str | None, bpp: float | None,
            kind: str, semantic: str | None, synthesize: str | None, preserve_boxes: tuple[str, ...], refine: int,
-           method: str,
-           epochs: float | None, time_budget: float | None, max_frames: int | None, resize: str | None, bf16: bool,
-           device: str, jobs: int, as_json: bool, force: bool) -> None:
+           method: str, epochs: float | None, time_budget: float | None, max_frames: int | None, resize: str | None,
+           bf16: bool, device: str, jobs: int, as_json: bool, force: bool) -> None:
     """Compress images, label maps or videos (mp4/mkv/avi/y4m or a folder of frames) to .gcodec files."""
     from ..codec.video_io import is_video_path
 
