@@ -1,12 +1,18 @@
 """Encoder-side latent refinement: lower distortion, same decoder, untouched model."""
 
+import json
+
 import numpy as np
+import pytest
 import torch
 
 from gcodec.bitstream.container import unpack
+from gcodec.bitstream.errors import InputError
 from gcodec.codec import gc_codec
 from gcodec.codec.registry import resolve_model
 from gcodec.models.latent_refine import refine_symbols, refinement_loss
+
+from .test_cli import run
 
 
 def _setup(photo):
@@ -45,10 +51,6 @@ def test_refined_file_decodes_with_the_usual_decoder(tiny_weights, photo):
 
 
 def test_eval_runs_each_gcodec_curve_with_a_refined_twin(tiny_weights, photo_path, tmp_path):
-    import json
-
-    from .test_cli import run
-
     out = tmp_path / "r.json"
     r = run("eval", "--data", str(photo_path), "--codecs", "gcodec:tiny", "--refine", "8", "--out", str(out))
     assert r.exit_code == 0, r.output
@@ -59,10 +61,6 @@ def test_eval_runs_each_gcodec_curve_with_a_refined_twin(tiny_weights, photo_pat
 
 
 def test_refine_refuses_huge_images_before_work(tiny_weights, monkeypatch, photo):
-    import pytest
-
-    from gcodec.bitstream.errors import InputError
-
     gc, _, _, _ = _setup(photo)
     monkeypatch.setattr(gc_codec, "REFINE_MAX_PIXELS", 1000)
     with pytest.raises(InputError, match="megapixels"):
