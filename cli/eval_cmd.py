@@ -35,7 +35,7 @@ def eval_(data: tuple[str, ...], codecs: str, out_json: str | None, plot: str | 
     from ..codec import classical
     from ..codec.evaluate import evaluate, list_images, parse_codec_spec
     from ..codec.device import pick_device
-    from ..codec.gcodec_rd import gcodec_codecs
+    from ..codec.gcodec_rd import gcodec_codecs, refined_name
 
     try:
         lo, hi = (float(v) for v in bpp_range.split(","))
@@ -46,7 +46,7 @@ def eval_(data: tuple[str, ...], codecs: str, out_json: str | None, plot: str | 
         raise InputError(f"--refine must be >= 0, got {refine}")
     extra: dict = dict(gcodec_codecs(names, pick_device(device), half, refine))
     if refine:  # each gcodec curve right before its refined twin
-        names = [m for n in names for m in ([n, f"{n}-refine{refine}"] if n in extra else [n])]
+        names = [m for n in names for m in ([n, refined_name(n, refine)] if n in extra else [n])]
     if n_settings < 0:
         raise InputError(f"--settings must be >= 0, got {n_settings}")
     if n_settings:

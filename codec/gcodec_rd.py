@@ -34,6 +34,11 @@ class GcodecRD:
         return CodecOutput(num_bytes=len(data), decoded=decoded, data=data, encode_s=t1 - t0, decode_s=t2 - t1)
 
 
+def refined_name(name: str, steps: int) -> str:
+    """The curve name of `name` encoded with `steps` of latent refinement."""
+    return f"{name}-refine{steps}"
+
+
 def gcodec_codecs(names: list[str], device: torch.device, half: bool = False,
                   refine_steps: int = 0) -> dict[str, GcodecRD]:
     """'gcodec' -> every shipped GC model as one curve; 'gcodec:A+B' -> models A and B.
@@ -53,6 +58,6 @@ def gcodec_codecs(names: list[str], device: torch.device, half: bool = False,
             continue
         out[n] = GcodecRD(n, models, device, half)
         if refine_steps > 0:
-            twin = f"{n}-refine{refine_steps}"
+            twin = refined_name(n, refine_steps)
             out[twin] = GcodecRD(twin, models, device, half, refine_steps)
     return out

@@ -2,8 +2,8 @@
 
 The encoder is amortized: one forward pass guesses latents for any image. Refinement
 starts from that guess and runs gradient steps on the continuous latents through the
-straight-through quantizer and the frozen generator, minimizing the distortion the
-model was trained on (MSE + MS-SSIM), as in Campos et al., "Content adaptive
+straight-through quantizer and the frozen generator, minimizing the terms the model
+was trained with (MSE + MS-SSIM, weighted as in `refinement_loss`), as in Campos et al., "Content adaptive
 optimization for neural image compression" (CVPR-W 2019). Only the encoder changes: the
 symbols are coded as before and any decoder reads them unchanged.
 
@@ -50,26 +50,22 @@ def refine_latents(y0: torch.Tensor, quantizer: Quantizer, generate: Callable[[t
     if steps <= 0:
         return best_symbols
     with torch.inference_mode(False), torch.enable_grad():  # callers may have switched gradients off
-        return _refine(y0.detach().clone(), quantizer, generate, target.clone(), best_symbols, steps, lr, progress)
-
-
-def _refine(y: torch.Tensor, quantizer: Quantizer, generate: Callable[[torch.Tensor], torch.Tensor],
-            target: torch.Tensor, best_symbols: torch.Tensor, steps: int, lr: float, progress: bool) -> torch.Tensor:
-    y.requires_grad_(True)
-    opt = torch.optim.Adam([y], lr=lr)
-    best_loss = math.inf
-    for i in tqdm(range(steps + 1), desc="refine", disable=not progress, leave=False):
-        y_hat, symbols, _ = quantizer(y)
-        loss = refinement_loss(generate(y_hat), target)
-        if loss.item() < best_loss:  # the loss of these exact symbols
-            best_loss, best_symbols = loss.item(), symbols.detach().clone()
-        if i == steps:
-            break
-        # Gradients for y only: the model's weights stay untouched (it may be shared by threads).
-        (y.grad,) = torch.autograd.grad(loss, [y])
-        opt.step()
-        for g in opt.param_groups:
-            g["lr"] = lr * 0.5 * (1 + math.cos(math.pi * (i + 1) / steps))
+        y = y0.detach().clone().requires_grad_(True)
+        target = target.clone()
+        opt = torch.optim.Adam([y], lr=lr)
+        best_loss = math.inf
+        for i in tqdm(range(steps + 1), desc="refine", disable=not progress, leave=False):
+            y_hat, symbols, _ = quantizer(y)
+            loss = refinement_loss(generate(y_hat), target)
+            if loss.item() < best_loss:  # the loss of these exact symbols
+                best_loss, best_symbols = loss.item(), symbols.detach().clone()
+            if i == steps:
+                break
+            # Gradients for y only: the model's weights stay untouched (it may be shared by threads).
+            (y.grad,) = torch.autograd.grad(loss, [y])
+            opt.step()
+            for g in opt.param_groups:
+                g["lr"] = lr * 0.5 * (1 + math.cos(math.pi * (i + 1) / steps))
     return best_symbols
 
 
