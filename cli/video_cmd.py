@@ -19,7 +19,7 @@ from .main import cli
 @click.option("--max-frames", type=int, default=None)
 @click.option("--resize", default=None, help="WxH applied to every video")
 @click.option("--device", default="auto", show_default=True)
-@click.option("--anchors", default="x264,x265", show_default=True, help="classical anchors ('' for none)")
+@click.option("--anchors", default="x264,x265", show_default=True, help="classical anchors, or 'none'")
 @click.option("--out", "out_dir", default="eval-video", show_default=True, help="folder for results.json and rd.png")
 @click.option("--threads", type=int, default=None, help="torch CPU threads")
 @click.option("--quiet", is_flag=True, help="no progress bars")
@@ -29,7 +29,8 @@ def eval_video_cmd(videos: tuple[str, ...], bpps: str, methods: str, time_budget
     """Encode each video with supermask, dense and sparse at the given bpps and compare with x264/x265."""
     import torch
 
-    from ..codec.eval_video import check_methods, evaluate_video, markdown_table, plot_video_rd, write_json
+    from ..codec.eval_video import (check_methods, evaluate_video, markdown_table, parse_anchors, plot_video_rd,
+                                    write_json)
     from ..codec.video_io import parse_size
 
     try:
@@ -40,6 +41,7 @@ def eval_video_cmd(videos: tuple[str, ...], bpps: str, methods: str, time_budget
         raise InputError("--bpp needs positive values")
     method_list = [m.strip() for m in methods.split(",") if m.strip()]
     check_methods(method_list)
+    anchor_list = parse_anchors(anchors)
     if time_budget is None and epochs is None:
         time_budget = 60.0
     if threads:
@@ -49,7 +51,7 @@ def eval_video_cmd(videos: tuple[str, ...], bpps: str, methods: str, time_budget
     out = Path(out_dir)
     for v in videos:
         results.append(evaluate_video(v, targets, method_list, time_budget, epochs, max_frames, size, device,
-                                      [a for a in anchors.split(",") if a.strip()], not quiet,
+                                      anchor_list, not quiet,
                                       log=lambda s: click.echo(s, err=True)))
         write_json(results, out / "results.json")  # after every video: a long run keeps partial results
     plot_video_rd(results, out / "rd.png")

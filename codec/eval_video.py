@@ -200,6 +200,17 @@ def check_methods(methods: Sequence[str]) -> None:
         raise InputError(f"unknown method(s) {', '.join(bad)}; choose from {', '.join(METHODS)}")
 
 
+def parse_anchors(text: str) -> list[str]:
+    """'x264,x265' -> names; '' or 'none' -> []; InputError for an unknown name (before any encode)."""
+    names = [a.strip() for a in text.split(",") if a.strip()]
+    if [n.lower() for n in names] == ["none"]:
+        return []
+    bad = [n for n in names if n not in ANCHORS]
+    if bad:
+        raise InputError(f"unknown anchor(s) {', '.join(map(repr, bad))}; choose from {', '.join(ANCHORS)}, or none")
+    return names
+
+
 def markdown_table(results: list[dict[str, Any]]) -> str:
     """One row per video and target bpp: each gcodec method's actual bpp and PSNR (MS-SSIM),
     and x264/x265 PSNR interpolated at the supermask file's bpp ("-" where not measured)."""

@@ -165,6 +165,20 @@ def test_eval_video_cli(tmp_path: Path) -> None:
     bad = subprocess.run([sys.executable, "-m", "gcodec.cli", "eval-video", "--data", str(CLIP), "--methods", "x"],
                          capture_output=True, text=True)
     assert bad.returncode == 1 and bad.stderr.count("\n") == 1 and "unknown method" in bad.stderr
+    # an unknown anchor is refused before any encode, not after the NeRV fits
+    bad = subprocess.run([sys.executable, "-m", "gcodec.cli", "eval-video", "--data", str(CLIP), "--anchors", "''",
+                          "--out", str(tmp_path / "none")], capture_output=True, text=True)
+    assert bad.returncode == 1 and bad.stderr.count("\n") == 1 and "unknown anchor" in bad.stderr
+    assert not (tmp_path / "none").exists()
+
+
+def test_parse_anchors() -> None:
+    from gcodec.codec.eval_video import parse_anchors
+
+    assert parse_anchors("x264, x265") == ["x264", "x265"]
+    assert parse_anchors("none") == [] and parse_anchors("") == []
+    with pytest.raises(InputError, match="x266"):
+        parse_anchors("x264,x266")
 
 
 def test_merge_results_replaces_points_and_keeps_budgets_apart() -> None:
@@ -218,3 +232,24 @@ def test_bf16_encode_from_the_cli_decodes_like_any_other(tmp_path: Path) -> None
     assert frames.shape == (8, 48, 64, 3)
     r = run("encode", str(CLIP.parent / "photo_200x168.png"), "-o", str(tmp_path / "p.gcodec"), "--bf16")
     assert r.exit_code == 1 and "videos only" in r.stderr and not (tmp_path / "p.gcodec").exists()
+
+
+def test_biases_are_stored_at_six_bits_within_half_a_step() -> None:
+    from gcodec.codec.video_codec import BIAS_QMAX, _quantize_biases
+    from gcodec.models.nerv import Nerv, make_config
+    from gcodec.models.supermask import FixedWeight
+
+    cfg = make_config(4, 32, 32, 8)
+    model = Nerv(cfg, lambda i, _n, shape, _f: FixedWeight(torch.zeros(shape)))
+    torch.manual_seed(0)
+    with torch.no_grad():
+        for b in model.biases:
+            b.normal_(0.0, 0.1)
+    q, scales = _quantize_biases(model)
+    assert BIAS_QMAX == 31 and q.min() >= -31 and q.max() <= 31
+    pos = 0
+    for b, s in zip(model.biases, scales.astype(np.float32)):
+        n = b.numel()
+        err = np.abs(q[pos : pos + n] * s - b.detach().numpy())
+        assert err.max() <= 0.5 * s * 1.01 and np.abs(q[pos : pos + n]).max() >= 30
+        pos += n
