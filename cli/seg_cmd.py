@@ -111,13 +111,20 @@ def eval_seg(data: str, dataset: str | None, model: str, val_fraction: float, de
 def train_seg(data: str, dataset: str, out: str, time_budget: float, max_steps: int, ar_weight: float, batch: int,
               lr: float, val_fraction: float, data_scale: float, device: str, export_to: str | None) -> None:
     """Train the segmentation network (CE baseline, then CE-only and CE + AR fine-tunes)."""
-    import torch
-
+    from ..codec.device import pick_device
     from ..models.train_seg import SegTrainConfig, export
     from ..models.train_seg import train as run
 
-    if device == "auto":
-        device = "cuda" if torch.cuda.is_available() else "cpu"
+    for name, value, ok, need in (("--time-budget", time_budget, time_budget > 0, "positive"),
+                                  ("--lr", lr, lr > 0, "positive"),
+                                  ("--batch", batch, batch >= 0, ">= 0 (0: automatic)"),
+                                  ("--max-steps", max_steps, max_steps >= 0, ">= 0 (0: no limit)"),
+                                  ("--ar-weight", ar_weight, ar_weight >= 0, ">= 0"),
+                                  ("--val-fraction", val_fraction, 0 <= val_fraction < 1, "in [0, 1)"),
+                                  ("--data-scale", data_scale, 0 < data_scale <= 1, "in (0, 1]")):
+        if not ok:
+            raise InputError(f"{name} must be {need}, got {value}")
+    device = str(pick_device(device))
     cfg = SegTrainConfig(data=data, dataset=dataset, out=out, time_budget=time_budget, max_steps=max_steps,
                          device=device, batch_size=batch, lr=lr, ar_weight=ar_weight, val_fraction=val_fraction,
                          data_scale=data_scale)

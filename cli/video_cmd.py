@@ -42,6 +42,8 @@ def eval_video_cmd(videos: tuple[str, ...], bpps: str, methods: str, time_budget
     method_list = [m.strip() for m in methods.split(",") if m.strip()]
     check_methods(method_list)
     anchor_list = parse_anchors(anchors)
+    if threads is not None and threads < 1:
+        raise InputError(f"--threads must be >= 1, got {threads}")
     if time_budget is None and epochs is None:
         time_budget = 60.0
     if threads:

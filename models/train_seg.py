@@ -181,6 +181,8 @@ def train(cfg: SegTrainConfig) -> dict[str, Any]:
         torch.backends.cuda.matmul.allow_tf32 = True
         torch.backends.cudnn.allow_tf32 = True
     torch.manual_seed(cfg.seed)
+    # the data first: a dataset that cannot train leaves no run folder behind
+    (tr_x, tr_y), (va_x, va_y) = load_dataset(cfg.data, cfg.dataset, cfg.val_fraction, cfg.data_scale, device)
     run = _Run(cfg.out)
     names = class_names(cfg.dataset)
     mcfg = SegNetConfig.from_dict({"num_classes": len(names), **cfg.model})
@@ -196,7 +198,6 @@ def train(cfg: SegTrainConfig) -> dict[str, Any]:
     def elapsed() -> float:
         return time.monotonic() - t0
 
-    (tr_x, tr_y), (va_x, va_y) = load_dataset(cfg.data, cfg.dataset, cfg.val_fraction, cfg.data_scale, device)
     n_train = len(tr_x)
     crop = (min(cfg.crop[0], 4096), min(cfg.crop[1], 4096))
 

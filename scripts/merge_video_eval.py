@@ -4,7 +4,7 @@
 
 Each RUN_DIR holds a results.json. Runs of the same video at the same size and training
 budget merge point by point, a later run's point (codec, target bpp) replacing an earlier
-one's (e.g. a re-run with `--methods sparse --anchors ''`); other budgets stay separate rows.
+one's (e.g. a re-run with `--methods sparse --anchors none`); other budgets stay separate rows.
 Videos need separate runs when they are resized differently, hence this script.
 """
 

@@ -150,3 +150,33 @@ def test_phase_plan_and_lr_schedule():
     # both fine-tunes get the same schedule over their own spans
     assert _lr_at(cfg, 0.75, 1) == pytest.approx(0.1) == _lr_at(cfg, 0.875, 2)
     assert _lr_at(cfg, 0.8125, 1) == pytest.approx(_lr_at(cfg, 0.9375, 2))
+
+
+@pytest.mark.parametrize("args,msg", [
+    (["--batch", "-1"], "--batch must be >= 0"),
+    (["--time-budget", "0"], "--time-budget must be positive"),
+    (["--lr", "-1"], "--lr must be positive"),
+    (["--val-fraction", "1"], "--val-fraction must be in [0, 1)"),
+    (["--data-scale", "0"], "--data-scale must be in (0, 1]"),
+    (["--max-steps", "-3"], "--max-steps must be >= 0"),
+    (["--ar-weight", "-1"], "--ar-weight must be >= 0"),
+    (["--device", "foo"], "unknown device"),
+])
+def test_impossible_seg_training_options_fail_before_any_work(tmp_path, args, msg):
+    from .test_cli import run
+
+    rng = np.random.default_rng(2)
+    _write_camvid(tmp_path / "data", 2, "train", rng)
+    r = run("train", "seg", "--data", str(tmp_path / "data"), "--out", str(tmp_path / "run"), *args)
+    assert r.exit_code == 1 and msg in r.stderr and len(r.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "run").exists()
+
+
+def test_a_dataset_that_cannot_train_leaves_no_run_folder(tmp_path):
+    from .test_cli import run
+
+    rng = np.random.default_rng(3)
+    _write_camvid(tmp_path / "data", 2, "train", rng)  # no val split and no --val-fraction
+    r = run("train", "seg", "--data", str(tmp_path / "data"), "--out", str(tmp_path / "run"), "--device", "cpu")
+    assert r.exit_code == 1 and len(r.stderr.strip().splitlines()) == 1, r.stderr
+    assert not (tmp_path / "run").exists()

@@ -98,6 +98,7 @@ def test_init_from_a_shipped_model_continues_its_training(tmp_path):
     (["--lr", "-1e-4"], "--lr must not be negative"),
     (["--lr-warmup", "-1"], "--lr-warmup must not be negative"),
     (["--gan-weight", "-1"], "--gan-weight must not be negative"),
+    (["--threads", "-2"], "--threads must not be negative"),
 ])
 def test_impossible_training_options_fail_before_any_work(tmp_path, args, msg):
     from .test_cli import run

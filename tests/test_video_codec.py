@@ -165,11 +165,12 @@ def test_eval_video_cli(tmp_path: Path) -> None:
     bad = subprocess.run([sys.executable, "-m", "gcodec.cli", "eval-video", "--data", str(CLIP), "--methods", "x"],
                          capture_output=True, text=True)
     assert bad.returncode == 1 and bad.stderr.count("\n") == 1 and "unknown method" in bad.stderr
-    # an unknown anchor is refused before any encode, not after the NeRV fits
-    bad = subprocess.run([sys.executable, "-m", "gcodec.cli", "eval-video", "--data", str(CLIP), "--anchors", "''",
-                          "--out", str(tmp_path / "none")], capture_output=True, text=True)
-    assert bad.returncode == 1 and bad.stderr.count("\n") == 1 and "unknown anchor" in bad.stderr
-    assert not (tmp_path / "none").exists()
+    # an unknown anchor or a thread count of 0 is refused before any encode, not after the NeRV fits
+    for args, msg in ((["--anchors", "''"], "unknown anchor"), (["--threads", "0"], "--threads must be >= 1")):
+        bad = subprocess.run([sys.executable, "-m", "gcodec.cli", "eval-video", "--data", str(CLIP), *args,
+                              "--out", str(tmp_path / "none")], capture_output=True, text=True)
+        assert bad.returncode == 1 and bad.stderr.count("\n") == 1 and msg in bad.stderr
+        assert not (tmp_path / "none").exists()
 
 
 def test_parse_anchors() -> None:
