@@ -93,8 +93,8 @@ def _device_option(f: Callable) -> Callable:
 @click.option("--refine", type=int, default=0, show_default=True, metavar="STEPS",
               help="Images (GC and SC): fit the latents to the image for STEPS gradient steps (+0.3-0.5 dB "
                    "at 20; each step costs ~3 decodes of encode time; the decoder is unchanged).")
-@click.option("--method", type=click.Choice(["supermask", "dense", "sparse"]), default="supermask", show_default=True,
-              help="Videos: seeded-weight supermasks, or the trained dense / pruned sparse NeRV baselines.")
+@click.option("--method", type=click.Choice(["supermask", "dense", "sparse"]), default=None,
+              help="Videos: seeded-weight supermasks (default), or the trained dense / pruned sparse NeRV baselines.")
 @click.option("--epochs", type=float, default=None, help="Videos: training epochs (the encode cost).")
 @click.option("--time-budget", type=float, default=None, help="Videos: training seconds (instead of --epochs).")
 @click.option("--max-frames", type=int, default=None, help="Videos: use only the first N frames.")
@@ -107,7 +107,7 @@ def _device_option(f: Callable) -> Callable:
 @click.option("--force", is_flag=True, help="Overwrite existing outputs.")
 def encode(inputs: tuple[str, ...], out: str | None, outdir: str | None, model: str | None, bpp: float | None,
            kind: str, semantic: str | None, synthesize: str | None, preserve_boxes: tuple[str, ...], refine: int,
-           method: str, epochs: float | None, time_budget: float | None, max_frames: int | None, resize: str | None,
+           method: str | None, epochs: float | None, time_budget: float | None, max_frames: int | None, resize: str | None,
            bf16: bool, device: str, jobs: int, as_json: bool, force: bool) -> None:
     """Compress images, label maps or videos (mp4/mkv/avi/y4m or a folder of frames) to .gcodec files."""
     from ..codec.video_io import is_video_path
@@ -117,14 +117,23 @@ def encode(inputs: tuple[str, ...], out: str | None, outdir: str | None, model: 
         raise InputError(f"--refine must be >= 0, got {refine}")
     if refine and (videos or kind == "labelmap"):
         raise InputError("--refine applies to images only")
+    # an option for the other kind of input would be silently ignored: refuse it instead
+    image_only = {"--model": model, "--kind": kind if kind != "auto" else None, "--semantic": semantic,
+                  "--synthesize": synthesize, "--preserve-box": preserve_boxes or None}
+    video_only = {"--method": method, "--epochs": epochs, "--time-budget": time_budget, "--max-frames": max_frames,
+                  "--resize": resize, "--bf16": bf16 or None}
     if videos:
         if len(videos) != len(inputs):
             raise InputError("give videos and images in separate commands")
-        _encode_videos(inputs, out, outdir, bpp, method, epochs, time_budget, max_frames, resize, bf16, device, jobs,
-                       as_json, force)
+        given = [k for k, v in image_only.items() if v is not None]
+        if given:
+            raise InputError(f"{', '.join(given)} {'applies' if len(given) == 1 else 'apply'} to images only")
+        _encode_videos(inputs, out, outdir, bpp, method or "supermask", epochs, time_budget, max_frames, resize, bf16,
+                       device, jobs, as_json, force)
         return
-    if bf16:
-        raise InputError("--bf16 applies to videos only")
+    given = [k for k, v in video_only.items() if v is not None]
+    if given:
+        raise InputError(f"{', '.join(given)} {'applies' if len(given) == 1 else 'apply'} to videos only")
     from ..codec.api import Codec, model_for_bpp
     from ..codec.device import pick_device
     from ..codec.image_io import decode_any, read_bytes, write_atomic

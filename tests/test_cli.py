@@ -167,3 +167,16 @@ def test_decode_reference_of_a_small_image_says_why_there_is_no_ms_ssim(tiny_wei
     r = run("decode", str(tmp_path / "s.gcodec"), "-o", str(tmp_path / "t.png"), "-r", str(src), "--json")
     rec = json.loads(r.stdout.strip())
     assert rec["ms_ssim"] is None and rec["psnr"] > 0
+
+
+@pytest.mark.parametrize("src,args,msg", [
+    ("photo_200x168.png", ["--epochs", "5"], "--epochs applies to videos only"),
+    ("photo_200x168.png", ["--method", "dense", "--resize", "8x8"], "--method, --resize apply to videos only"),
+    ("photo_200x168.png", ["--bf16"], "--bf16 applies to videos only"),
+    ("clip_carphone_64x48.mp4", ["--model", "gc-c3"], "--model applies to images only"),
+    ("clip_carphone_64x48.mp4", ["--synthesize", "sky"], "--synthesize applies to images only"),
+])
+def test_options_for_the_other_kind_of_input_are_refused(tmp_path, src, args, msg):
+    out = tmp_path / "x.gcodec"
+    r = run("encode", str(FIXTURES / src), "-o", str(out), *args)
+    assert r.exit_code == 1 and r.stderr.strip() == f"gcodec: error: {msg}" and not out.exists()
