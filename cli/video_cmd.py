@@ -23,9 +23,11 @@ from .main import cli
 @click.option("--out", "out_dir", default="eval-video", show_default=True, help="folder for results.json and rd.png")
 @click.option("--threads", type=int, default=None, help="torch CPU threads")
 @click.option("--quiet", is_flag=True, help="no progress bars")
+@click.option("--seed", type=click.IntRange(0, 2**32 - 1), default=1, show_default=True,
+              help="seed of the random weights and the training order (for run-to-run spread)")
 def eval_video_cmd(videos: tuple[str, ...], bpps: str, methods: str, time_budget: float | None,
                    epochs: float | None, max_frames: int | None, resize: str | None, device: str,
-                   anchors: str, out_dir: str, threads: int | None, quiet: bool) -> None:
+                   anchors: str, out_dir: str, threads: int | None, quiet: bool, seed: int) -> None:
     """Encode each video with supermask, dense and sparse at the given bpps and compare with x264/x265."""
     import torch
 
@@ -54,7 +56,7 @@ def eval_video_cmd(videos: tuple[str, ...], bpps: str, methods: str, time_budget
     for v in videos:
         results.append(evaluate_video(v, targets, method_list, time_budget, epochs, max_frames, size, device,
                                       anchor_list, not quiet,
-                                      log=lambda s: click.echo(s, err=True)))
+                                      log=lambda s: click.echo(s, err=True), seed=seed))
         write_json(results, out / "results.json")  # after every video: a long run keeps partial results
     plot_video_rd(results, out / "rd.png")
     table = markdown_table(results)

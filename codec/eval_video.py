@@ -70,17 +70,18 @@ def interp_log_bpp(points: Sequence[dict[str, float]], bpp: float, key: str) -> 
 def evaluate_video(path: str, bpps: Sequence[float], methods: Sequence[str], time_budget: float | None,
                    epochs: float | None, max_frames: int | None, resize: tuple[int, int] | None,
                    device: str = "auto", anchors: Sequence[str] = ("x264", "x265"),
-                   progress: bool = True, log: Any = print) -> dict[str, Any]:
+                   progress: bool = True, log: Any = print, seed: int = 1) -> dict[str, Any]:
+    """Every method at every bpp (network weights and training order from `seed`), then the anchors."""
     frames, fps = read_video(path, max_frames, resize)
     t, h, w, _ = frames.shape
     pixels = t * h * w
     res: dict[str, Any] = {"video": str(path), "frames": t, "width": w, "height": h, "fps": fps,
-                           "time_budget_s": time_budget, "epochs": epochs, "codecs": {}}
+                           "time_budget_s": time_budget, "epochs": epochs, "seed": seed, "codecs": {}}
     for method in methods:
         pts = []
         for bpp in bpps:
             opts = VideoOptions(bpp=bpp, method=method, time_budget=time_budget, epochs=epochs,
-                                device=device, progress=progress)
+                                device=device, progress=progress, seed=seed)
             r = compress_frames(frames, fps, opts)
             start = time.perf_counter()
             dec, _ = decompress_video(r.data, device)
@@ -122,13 +123,13 @@ def _setting(point: dict[str, Any]) -> Any:
 
 def merge_results(runs: Sequence[list[dict[str, Any]]]) -> list[dict[str, Any]]:
     """Per-video results of several eval runs as one list. Runs of the same video (same file,
-    size, frame count and training budget) merge point by point: a later run's point for a
-    codec and target bpp replaces an earlier one's. Other budgets stay separate entries."""
+    size, frame count, training budget and seed) merge point by point: a later run's point for
+    a codec and target bpp replaces an earlier one's. Other budgets and seeds stay separate entries."""
     merged: dict[tuple[Any, ...], dict[str, Any]] = {}
     for run in runs:
         for res in run:
             key = (Path(res["video"]).name, res["width"], res["height"], res["frames"],
-                   res.get("epochs"), res.get("time_budget_s"))
+                   res.get("epochs"), res.get("time_budget_s"), res.get("seed", 1))
             entry = merged.setdefault(key, {**res, "codecs": {}})
             for name, e in res["codecs"].items():
                 new = {_setting(p) for p in e["points"]}
@@ -145,11 +146,14 @@ def codec_names(results: list[dict[str, Any]]) -> list[str]:
 
 
 def video_label(res: dict[str, Any]) -> str:
-    """'name WxHxT, E ep' (or ', S s' for a time budget): what a table row or plot is about."""
+    """'name WxHxT, E ep' (or ', S s' for a time budget; ', seed N' unless seed 1): what a
+    table row or plot is about."""
     label = f"{Path(res['video']).stem} {res['width']}x{res['height']}x{res['frames']}"
     if res.get("epochs"):
-        return f"{label}, {res['epochs']:g} ep"
-    return f"{label}, {res['time_budget_s']:g} s" if res.get("time_budget_s") else label
+        label = f"{label}, {res['epochs']:g} ep"
+    elif res.get("time_budget_s"):
+        label = f"{label}, {res['time_budget_s']:g} s"
+    return label if res.get("seed", 1) == 1 else f"{label}, seed {res['seed']}"
 
 
 def plot_video_rd(results: list[dict[str, Any]], path: Path) -> Path:

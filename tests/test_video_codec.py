@@ -160,6 +160,7 @@ def test_eval_video_cli(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     res = json.loads((out / "results.json").read_text())[0]
     assert set(res["codecs"]) == {"gcodec-supermask", "gcodec-dense", "x264"}
+    assert res["seed"] == 1
     assert all(p["bpp"] > 0 and p["psnr"] > 5 for e in res["codecs"].values() for p in e["points"])
     assert (out / "rd.png").stat().st_size > 1000
     bad = subprocess.run([sys.executable, "-m", "gcodec.cli", "eval-video", "--data", str(CLIP), "--methods", "x"],
@@ -196,8 +197,9 @@ def test_merge_results_replaces_points_and_keeps_budgets_apart() -> None:
     more = run({"gcodec-supermask": pts((0.03, 25.0))})  # another target bpp: added, not replacing
     other = [{**run({"gcodec-supermask": pts((0.1, 1.0))})[0], "width": 16}]  # another size: kept apart
     longer = run({"gcodec-supermask": pts((0.1, 2.0))}, epochs=200)  # another budget: kept apart
-    merged = merge_results([first, again, more, other, longer])
-    assert len(merged) == 3
+    seeded = [{**run({"gcodec-supermask": pts((0.1, 3.0))})[0], "seed": 2}]  # another seed: kept apart
+    merged = merge_results([first, again, more, other, longer, seeded])
+    assert len(merged) == 4
     m = merged[0]
     assert [p["psnr"] for p in m["codecs"]["gcodec-supermask"]["points"]] == [30.0, 25.0]
     assert [p["psnr"] for p in m["codecs"]["gcodec-sparse"]["points"]] == [24.0, 28.0]
@@ -206,7 +208,8 @@ def test_merge_results_replaces_points_and_keeps_budgets_apart() -> None:
     assert math.isnan(m["matched"][0]["x264"]["ms_ssim"])  # JSON null stays "no value"
     table = markdown_table(merged).splitlines()
     assert table[0].count("|") == 6 and all(line.count("|") == 6 for line in table)  # one column set
-    assert "clip 8x6x3, 200 ep | 0.1 | 0.1000: 2.00 | - | -" in table[-1]
+    assert "clip 8x6x3, 200 ep | 0.1 | 0.1000: 2.00 | - | -" in table[-2]
+    assert "clip 8x6x3, 100 ep, seed 2 | 0.1 | 0.1000: 3.00 | - | -" in table[-1]
 
 
 def test_sparse_pruning_spares_layers_with_small_weights() -> None:
