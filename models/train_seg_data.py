@@ -124,7 +124,7 @@ def split_pairs(
     if val_fraction > 0 or not val:
         allp = train + val
         if val_fraction <= 0:
-            raise InputError(f"{root} has no validation split: set a val fraction")
+            raise InputError(f"{root} has no validation split: set a val fraction (--val-fraction)")
         n_val = max(1, int(math.ceil(len(allp) * val_fraction)))
         if n_val >= len(allp):
             raise InputError(f"val fraction {val_fraction} leaves no training images in {root}")

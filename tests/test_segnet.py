@@ -178,5 +178,5 @@ def test_a_dataset_that_cannot_train_leaves_no_run_folder(tmp_path):
     rng = np.random.default_rng(3)
     _write_camvid(tmp_path / "data", 2, "train", rng)  # no val split and no --val-fraction
     r = run("train", "seg", "--data", str(tmp_path / "data"), "--out", str(tmp_path / "run"), "--device", "cpu")
-    assert r.exit_code == 1 and len(r.stderr.strip().splitlines()) == 1, r.stderr
+    assert r.exit_code == 1 and len(r.stderr.strip().splitlines()) == 1 and "--val-fraction" in r.stderr, r.stderr
     assert not (tmp_path / "run").exists()
