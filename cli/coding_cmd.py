@@ -115,11 +115,11 @@ def encode(inputs: tuple[str, ...], out: str | None, outdir: str | None, model: 
     videos = [i for i in inputs if i != "-" and is_video_path(i)]
     if refine < 0:
         raise InputError(f"--refine must be >= 0, got {refine}")
-    if refine and (videos or kind == "labelmap"):
+    if refine and kind == "labelmap":
         raise InputError("--refine applies to images only")
     # an option for the other kind of input would be silently ignored: refuse it instead
     image_only = {"--model": model, "--kind": kind if kind != "auto" else None, "--semantic": semantic,
-                  "--synthesize": synthesize, "--preserve-box": preserve_boxes or None}
+                  "--synthesize": synthesize, "--preserve-box": preserve_boxes or None, "--refine": refine or None}
     video_only = {"--method": method, "--epochs": epochs, "--time-budget": time_budget, "--max-frames": max_frames,
                   "--resize": resize, "--bf16": bf16 or None}
     if videos:

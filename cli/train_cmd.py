@@ -88,12 +88,11 @@ def _check_train_options(kw: dict[str, Any]) -> None:
     if kw["msssim_weight"] > 0 and crop < MS_SSIM_MIN_SIDE:
         raise InputError(f"--msssim-weight needs --crop of at least {MS_SSIM_MIN_SIDE} (MS-SSIM's five scales), "
                          f"got {crop}")
-    if kw["lr_warmup"] < 0:
-        raise InputError(f"--lr-warmup must not be negative, got {kw['lr_warmup']}")
     for name in ("steps", "batch", "val_count"):
         if kw[name] < 1:
             raise InputError(f"--{name.replace('_', '-')} must be at least 1, got {kw[name]}")
-    for name in ("threads", "time_budget", "lr", "mse_weight", "msssim_weight", "gan_weight", "fm_weight", "rate_weight"):
+    for name in ("threads", "lr_warmup", "time_budget", "lr", "mse_weight", "msssim_weight", "gan_weight",
+                 "fm_weight", "rate_weight"):
         if kw[name] < 0:
             raise InputError(f"--{name.replace('_', '-')} must not be negative, got {kw[name]}")
 
