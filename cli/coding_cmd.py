@@ -95,6 +95,9 @@ def _device_option(f: Callable) -> Callable:
                    "at 20; each step costs ~3 decodes of encode time; the decoder is unchanged).")
 @click.option("--method", type=click.Choice(["supermask", "dense", "sparse"]), default=None,
               help="Videos: seeded-weight supermasks (default), or the trained dense / pruned sparse NeRV baselines.")
+@click.option("--head", type=click.Choice(["trained", "masked"]), default=None,
+              help="Videos, supermask: train the RGB head and store it at 6 bits (default; +0.2-0.6 dB), or "
+                   "keep it random and masked like every other layer (the paper's method).")
 @click.option("--epochs", type=float, default=None, help="Videos: training epochs (the encode cost).")
 @click.option("--time-budget", type=float, default=None, help="Videos: training seconds (instead of --epochs).")
 @click.option("--max-frames", type=int, default=None, help="Videos: use only the first N frames.")
@@ -107,7 +110,7 @@ def _device_option(f: Callable) -> Callable:
 @click.option("--force", is_flag=True, help="Overwrite existing outputs.")
 def encode(inputs: tuple[str, ...], out: str | None, outdir: str | None, model: str | None, bpp: float | None,
            kind: str, semantic: str | None, synthesize: str | None, preserve_boxes: tuple[str, ...], refine: int,
-           method: str | None, epochs: float | None, time_budget: float | None, max_frames: int | None, resize: str | None,
+           method: str | None, head: str | None, epochs: float | None, time_budget: float | None, max_frames: int | None, resize: str | None,
            bf16: bool, device: str, jobs: int, as_json: bool, force: bool) -> None:
     """Compress images, label maps or videos (mp4/mkv/avi/y4m or a folder of frames) to .gcodec files."""
     from ..codec.video_io import is_video_path
@@ -120,7 +123,7 @@ def encode(inputs: tuple[str, ...], out: str | None, outdir: str | None, model: 
     # an option for the other kind of input would be silently ignored: refuse it instead
     image_only = {"--model": model, "--kind": kind if kind != "auto" else None, "--semantic": semantic,
                   "--synthesize": synthesize, "--preserve-box": preserve_boxes or None, "--refine": refine or None}
-    video_only = {"--method": method, "--epochs": epochs, "--time-budget": time_budget, "--max-frames": max_frames,
+    video_only = {"--method": method, "--head": head, "--epochs": epochs, "--time-budget": time_budget, "--max-frames": max_frames,
                   "--resize": resize, "--bf16": bf16 or None}
     if videos:
         if len(videos) != len(inputs):
@@ -128,7 +131,7 @@ def encode(inputs: tuple[str, ...], out: str | None, outdir: str | None, model: 
         given = [k for k, v in image_only.items() if v is not None]
         if given:
             raise InputError(f"{', '.join(given)} {'applies' if len(given) == 1 else 'apply'} to images only")
-        _encode_videos(inputs, out, outdir, bpp, method or "supermask", epochs, time_budget, max_frames, resize, bf16,
+        _encode_videos(inputs, out, outdir, bpp, method or "supermask", head or "trained", epochs, time_budget, max_frames, resize, bf16,
                        device, jobs, as_json, force)
         return
     given = [k for k, v in video_only.items() if v is not None]
@@ -189,7 +192,7 @@ def encode(inputs: tuple[str, ...], out: str | None, outdir: str | None, model: 
 
 
 def _encode_videos(inputs: tuple[str, ...], out: str | None, outdir: str | None, bpp: float | None, method: str,
-                   epochs: float | None, time_budget: float | None, max_frames: int | None, resize: str | None,
+                   head: str, epochs: float | None, time_budget: float | None, max_frames: int | None, resize: str | None,
                    bf16: bool, device: str, jobs: int, as_json: bool, force: bool) -> None:
     """Each video becomes one container: a fitted network (see codec/video_codec.py)."""
     from ..codec.image_io import write_atomic
@@ -201,7 +204,7 @@ def _encode_videos(inputs: tuple[str, ...], out: str | None, outdir: str | None,
         if dst != "-" and Path(dst).exists() and not force:
             raise InputError(f"{dst} exists (use --force to overwrite)")
     size = parse_size(resize) if resize else None
-    opts = VideoOptions(bpp=0.1 if bpp is None else bpp, method=method, epochs=epochs, time_budget=time_budget,
+    opts = VideoOptions(bpp=0.1 if bpp is None else bpp, method=method, head=head, epochs=epochs, time_budget=time_budget,
                         max_frames=max_frames, resize=size, device=device, progress=not as_json, bf16=bf16)
     check_options(opts)
 
@@ -381,7 +384,8 @@ def info(file: str, as_json: bool) -> None:
     if "video" in d:
         v = d["video"]
         click.echo(f"  video   {v['frames']} frames at {v['fps']:.3g} fps, method {v['method']}, "
-                   f"{v['network']['weights']} weights" + (f", seed {v['seed']}" if v.get("seed") is not None else ""))
+                   f"{v['network']['weights']} weights" + (f", seed {v['seed']}" if v.get("seed") is not None else "")
+                   + (f", {v['head']} head" if v.get("head") else ""))
     if "synthesized_class_ids" in d:
         synth = d.get("synthesized_classes") or d["synthesized_class_ids"]
         click.echo(f"  synthesized {', '.join(map(str, synth)) if synth else 'none'}; "

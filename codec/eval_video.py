@@ -67,6 +67,11 @@ def interp_log_bpp(points: Sequence[dict[str, float]], bpp: float, key: str) -> 
     return float(np.interp(math.log(bpp), xs, ys))
 
 
+# Method names eval-video accepts: the codec's methods, plus the supermask with the paper's
+# masked RGB head (the default supermask trains its head; see HEADS in video_codec.py).
+VARIANTS = {**{m: (m, "trained") for m in METHODS}, "supermask-masked": ("supermask", "masked")}
+
+
 def evaluate_video(path: str, bpps: Sequence[float], methods: Sequence[str], time_budget: float | None,
                    epochs: float | None, max_frames: int | None, resize: tuple[int, int] | None,
                    device: str = "auto", anchors: Sequence[str] = ("x264", "x265"),
@@ -77,10 +82,11 @@ def evaluate_video(path: str, bpps: Sequence[float], methods: Sequence[str], tim
     pixels = t * h * w
     res: dict[str, Any] = {"video": str(path), "frames": t, "width": w, "height": h, "fps": fps,
                            "time_budget_s": time_budget, "epochs": epochs, "seed": seed, "codecs": {}}
-    for method in methods:
+    for name in methods:
+        method, head = VARIANTS[name]
         pts = []
         for bpp in bpps:
-            opts = VideoOptions(bpp=bpp, method=method, time_budget=time_budget, epochs=epochs,
+            opts = VideoOptions(bpp=bpp, method=method, head=head, time_budget=time_budget, epochs=epochs,
                                 device=device, progress=progress, seed=seed)
             r = compress_frames(frames, fps, opts)
             start = time.perf_counter()
@@ -89,9 +95,9 @@ def evaluate_video(path: str, bpps: Sequence[float], methods: Sequence[str], tim
             m = frame_metrics(frames, dec)
             pts.append({"target_bpp": bpp, "bpp": 8 * len(r.data) / pixels, "bytes": len(r.data),
                         "train_s": r.seconds, "decode_fps": t / dec_s, "weights": r.config.n_weights(), **m})
-            log(f"{Path(path).name} {method} target {bpp}: bpp {pts[-1]['bpp']:.4f} PSNR {m['psnr']:.2f} "
+            log(f"{Path(path).name} {name} target {bpp}: bpp {pts[-1]['bpp']:.4f} PSNR {m['psnr']:.2f} "
                 f"MS-SSIM {m['ms_ssim']:.4f} train {r.seconds:.0f}s weights {r.config.n_weights()}")
-        res["codecs"][f"gcodec-{method}"] = {"points": pts}
+        res["codecs"][f"gcodec-{name}"] = {"points": pts}
     for name in anchors:
         if not ffmpeg_has_encoder(ANCHORS[name][0]):
             log(f"{name}: encoder {ANCHORS[name][0]} unavailable, skipped")
@@ -199,9 +205,9 @@ def write_json(results: Any, path: Path) -> None:
 
 
 def check_methods(methods: Sequence[str]) -> None:
-    bad = [m for m in methods if m not in METHODS]
+    bad = [m for m in methods if m not in VARIANTS]
     if bad:
-        raise InputError(f"unknown method(s) {', '.join(bad)}; choose from {', '.join(METHODS)}")
+        raise InputError(f"unknown method(s) {', '.join(bad)}; choose from {', '.join(VARIANTS)}")
 
 
 def parse_anchors(text: str) -> list[str]:

@@ -173,6 +173,9 @@ def test_decode_reference_of_a_small_image_says_why_there_is_no_ms_ssim(tiny_wei
     ("photo_200x168.png", ["--epochs", "5"], "--epochs applies to videos only"),
     ("photo_200x168.png", ["--method", "dense", "--resize", "8x8"], "--method, --resize apply to videos only"),
     ("photo_200x168.png", ["--bf16"], "--bf16 applies to videos only"),
+    ("photo_200x168.png", ["--head", "masked"], "--head applies to videos only"),
+    ("clip_carphone_64x48.mp4", ["--method", "dense", "--head", "masked"],
+     "a masked head needs --method supermask (dense trains every layer)"),
     ("clip_carphone_64x48.mp4", ["--model", "gc-c3"], "--model applies to images only"),
     ("clip_carphone_64x48.mp4", ["--synthesize", "sky"], "--synthesize applies to images only"),
 ])

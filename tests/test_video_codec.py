@@ -6,6 +6,7 @@ import json
 import math
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -64,6 +65,23 @@ def test_supermask_is_much_smaller_per_weight(encoded: dict[str, bytes]) -> None
     sm, dn = (describe_video(unpack(encoded[m])) for m in ("supermask", "dense"))
     assert sm["bits"]["levels"] / sm["network"]["weights"] < 1.9  # ~1.65 bits per weight at 0.5/0.8/0.95
     assert dn["bits"]["weights"] / dn["network"]["weights"] > 4
+
+
+def test_supermask_head_trained_or_masked(clip: tuple[np.ndarray, float], encoded: dict[str, bytes]) -> None:
+    frames, fps = clip
+    trained = unpack(encoded["supermask"])
+    info = describe_video(trained)
+    assert info["head"] == "trained" and info["bits"]["head"] > 0
+    masked_data = compress_frames(frames, fps, VideoOptions(method="supermask", head="masked", **FAST)).data
+    masked = describe_video(unpack(masked_data))
+    assert masked["head"] == "masked" and "head" not in masked["bits"]
+    assert masked["network"]["weights"] > masked["bits"]["levels"] / 1.9 > 0  # every layer's levels are stored
+    out, _ = decompress_video(masked_data, "cpu")
+    assert np.mean([psnr(a, b) for a, b in zip(frames, out)]) > 20
+    # only a supermask file may carry a head section
+    dense = unpack(encoded["dense"])
+    with pytest.raises(FormatError, match="head"):
+        decompress_video(replace(dense, sections=dense.sections + ((6, trained.section(6)),)), "cpu")
 
 
 def test_decode_same_frames_across_thread_counts(encoded: dict[str, bytes]) -> None:
@@ -132,7 +150,8 @@ def test_corrupt_input_videos(tmp_path: Path) -> None:
 
 def test_options_are_checked(clip: tuple[np.ndarray, float]) -> None:
     frames, fps = clip
-    for bad in (dict(method="nope"), dict(bpp=0), dict(epochs=1, time_budget=1), dict(device="cuda:99x")):
+    for bad in (dict(method="nope"), dict(bpp=0), dict(epochs=1, time_budget=1), dict(device="cuda:99x"),
+                dict(head="nope"), dict(method="dense", head="masked")):
         with pytest.raises(GcodecError):
             compress_frames(frames, fps, VideoOptions(**{**FAST, **bad}))
 
@@ -155,11 +174,11 @@ def test_eval_video_cli(tmp_path: Path) -> None:
     out = tmp_path / "ev"
     proc = subprocess.run(
         [sys.executable, "-m", "gcodec.cli", "eval-video", "--data", str(CLIP), "--bpp", "0.5,1.5", "--epochs", "2",
-         "--methods", "supermask,dense", "--anchors", "x264", "--max-frames", "4", "--out", str(out), "--quiet"],
+         "--methods", "supermask,supermask-masked,dense", "--anchors", "x264", "--max-frames", "4", "--out", str(out), "--quiet"],
         capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     res = json.loads((out / "results.json").read_text())[0]
-    assert set(res["codecs"]) == {"gcodec-supermask", "gcodec-dense", "x264"}
+    assert set(res["codecs"]) == {"gcodec-supermask", "gcodec-supermask-masked", "gcodec-dense", "x264"}
     assert res["seed"] == 1
     assert all(p["bpp"] > 0 and p["psnr"] > 5 for e in res["codecs"].values() for p in e["points"])
     assert (out / "rd.png").stat().st_size > 1000
