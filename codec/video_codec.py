@@ -356,14 +356,19 @@ def _dequantize_rows(q: np.ndarray, scales: np.ndarray, shape: tuple[int, ...]) 
     return (q.reshape(shape[0], -1) * scales[:, None]).astype(np.float32).reshape(shape)
 
 
+def _unpack_signed(data: bytes, count: int, what: str) -> np.ndarray:
+    """A symbol stream of q + QMAX -> q, FormatError unless every |q| <= QMAX."""
+    q = unpack_symbols(data, count, what) - QMAX
+    if q.size and (q.min() < -QMAX or q.max() > QMAX):
+        raise FormatError(f"{what} fall outside the 8-bit range")
+    return q
+
+
 def _decoded_head(payload: bytes, shape: tuple[int, ...]) -> np.ndarray:
-    """A supermask file's trained head: float16 row scales, then 8-bit symbols."""
+    """A supermask file's trained head: float16 row scales, then q + QMAX symbols."""
     r = Reader(payload, "video head")
     scales = unpack_f16(r, shape[0], "head scales")
-    q = unpack_symbols(r.rest(), math.prod(shape), "video head") - QMAX
-    if q.min() < -QMAX or q.max() > QMAX:
-        raise FormatError("video head weights fall outside the 8-bit range")
-    return _dequantize_rows(q, scales, shape)
+    return _dequantize_rows(_unpack_signed(r.rest(), math.prod(shape), "video head weights"), scales, shape)
 
 
 def _decoded_weights(c: Container, hd: _Header) -> tuple[list[np.ndarray], np.ndarray]:
@@ -398,9 +403,7 @@ def _decoded_weights(c: Container, hd: _Header) -> tuple[list[np.ndarray], np.nd
             kept = int(mask.sum())
         else:
             mask, kept = np.ones(n_w, bool), n_w
-        q_kept = unpack_symbols(c.section(TAG_WEIGHTS), kept, "video weights") - QMAX
-        if q_kept.size and (q_kept.min() < -QMAX or q_kept.max() > QMAX):
-            raise FormatError("video weights fall outside the 8-bit range")
+        q_kept = _unpack_signed(c.section(TAG_WEIGHTS), kept, "video weights")
         q = np.zeros(n_w, np.float32)
         q[mask] = q_kept
         pos = spos = 0
@@ -410,9 +413,7 @@ def _decoded_weights(c: Container, hd: _Header) -> tuple[list[np.ndarray], np.nd
             spos += shape[0]
     bias_scales = unpack_f16(fl, len(shapes), "bias scales")
     fl.done()
-    q_b = unpack_symbols(c.section(TAG_BIASES), n_b, "video biases") - QMAX
-    if q_b.size and (q_b.min() < -QMAX or q_b.max() > QMAX):
-        raise FormatError("video biases fall outside the 8-bit range")
+    q_b = _unpack_signed(c.section(TAG_BIASES), n_b, "video biases")
     per_layer = np.repeat(bias_scales, [shape[0] for _, shape, _ in shapes])
     return weights, (q_b * per_layer).astype(np.float32)
 
