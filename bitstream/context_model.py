@@ -18,6 +18,10 @@ Context index for channel c: k = (s[c-1] + L * s[c-2]) * S + spatial, where abse
 channels count as 0, S = 4 (L - 1) + 1 and spatial is 0 in phase 0. Tables have shape
 (C, 3, L * L * S, L); rows of contexts a channel cannot reach are still valid rows.
 
+Selective (SC) latents code only some cells: `coded` (bool (h, w)) names them; the
+others are skipped (no bits) and read as the middle level in contexts, like positions
+outside the latent. Every channel of a cell is coded or none is.
+
 The whole latent is ONE ANS stream (a stream costs ~24 bits of overhead): the encoder
 knows every context up front and pushes all symbols in reverse decode order; the
 decoder pops phase after phase from the same coder. Byte form as in `entropy.py`.
@@ -56,10 +60,30 @@ def phase_map(height: int, width: int) -> np.ndarray:
     return np.where((i % 2 == 0) & (j % 2 == 0), 0, np.where((i % 2 == 1) & (j % 2 == 1), 1, 2)).astype(np.int8)
 
 
-def _phase_index(height: int, width: int) -> list[np.ndarray]:
-    """Flat raster indices of each phase's positions."""
+def _phase_index(height: int, width: int, coded: np.ndarray | None = None) -> list[np.ndarray]:
+    """Flat raster indices of each phase's coded positions."""
     pm = phase_map(height, width).reshape(-1)
+    if coded is not None:
+        pm = np.where(coded.reshape(-1), pm, -1)
     return [np.flatnonzero(pm == p) for p in range(PHASES)]
+
+
+def _check_coded(coded: np.ndarray | None, shape: tuple[int, ...]) -> np.ndarray | None:
+    if coded is None:
+        return None
+    m = np.asarray(coded)
+    if m.dtype != bool or m.shape != tuple(shape[1:]):
+        raise ValueError(f"coded must be a bool array {tuple(shape[1:])}, got {m.dtype} {m.shape}")
+    return m
+
+
+def _skipped_as_middle(symbols: np.ndarray, coded: np.ndarray | None, levels: int) -> np.ndarray:
+    """`symbols` with every skipped cell set to the middle level (what contexts read there)."""
+    if coded is None:
+        return symbols
+    out = symbols.copy()
+    out[:, ~coded] = (levels - 1) // 2
+    return out
 
 
 def contexts(symbols: np.ndarray, channel: int, phase: int, flat_index: np.ndarray, levels: int) -> np.ndarray:
@@ -110,11 +134,13 @@ def check_tables(tables: np.ndarray, channels: int | None = None, levels: int | 
     return t
 
 
-def _order(symbols: np.ndarray, levels: int) -> tuple[np.ndarray, np.ndarray]:
-    """All symbols in decode order and the (c, phase, context) row index of each."""
+def _order(symbols: np.ndarray, levels: int, coded: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """All coded symbols in decode order and the (c, phase, context) row index of each."""
     C, h, w = symbols.shape
     K = n_contexts(levels)
-    phases = _phase_index(h, w)
+    coded = _check_coded(coded, symbols.shape)
+    symbols = _skipped_as_middle(symbols, coded, levels)
+    phases = _phase_index(h, w, coded)
     syms, rows = [], []
     for c in range(C):
         flat = symbols[c].reshape(-1)
@@ -124,35 +150,41 @@ def _order(symbols: np.ndarray, levels: int) -> tuple[np.ndarray, np.ndarray]:
     return np.concatenate(syms), np.concatenate(rows)
 
 
-def encode(symbols: np.ndarray, tables: np.ndarray) -> bytes:
-    """Code int symbols (C, h, w) under context tables (C, 3, K, L); returns payload bytes."""
+def encode(symbols: np.ndarray, tables: np.ndarray, coded: np.ndarray | None = None) -> bytes:
+    """Code int symbols (C, h, w) under context tables (C, 3, K, L); returns payload bytes.
+
+    `coded` (bool (h, w)): code only those cells; the symbols of the others are ignored.
+    """
     t = check_tables(tables)
     C, _, _, L = t.shape
     s = _check_symbols(symbols, L)
     if s.shape[0] != C:
         raise ValueError(f"{s.shape[0]} channels of symbols but tables for {C}")
-    sym, row = _order(s, L)
+    sym, row = _order(s, L, coded)
     # encode_with_rows wants one row per symbol; gather them (N, L) from the flat table.
     return encode_with_rows(sym, np.take(t.reshape(-1, L), row, axis=0))
 
 
-def decode(data: bytes, tables: np.ndarray, shape: tuple[int, int, int], checked: bool = False) -> np.ndarray:
+def decode(data: bytes, tables: np.ndarray, shape: tuple[int, int, int], checked: bool = False,
+           coded: np.ndarray | None = None) -> np.ndarray:
     """Inverse of `encode`: int64 symbols of `shape` (C, h, w). FormatError on bad payloads.
 
     `checked=True` skips validating `tables` (callers that validated them at load time).
+    `coded` must be the encoder's; skipped cells come back as the middle level.
     """
     t = np.asarray(tables) if checked else check_tables(tables)
     C, _, K, L = t.shape
     if len(shape) != 3 or shape[0] != C or min(shape) < 0:
         raise ValueError(f"shape {shape} does not fit tables for {C} channels")
     _, h, w = shape
+    coded = _check_coded(coded, tuple(shape))
     data = bytes(data)
     if data and data[-1] == 0:
         raise FormatError("entropy-coded data is malformed (ends in a zero byte)")
     words = np.frombuffer(data + b"\0" * (-len(data) % 4), dtype="<u4").astype(np.uint32)
     probs = t.reshape(C, PHASES, K, L) / float(1 << PRECISION)  # exact dyadic float64
-    out = np.zeros(shape, dtype=np.int64)
-    phases = _phase_index(h, w)
+    out = np.full(shape, (L - 1) // 2, dtype=np.int64)
+    phases = _phase_index(h, w, coded)
     try:
         coder = constriction.stream.stack.AnsCoder(words)
         for c in range(C):
@@ -168,11 +200,11 @@ def decode(data: bytes, tables: np.ndarray, shape: tuple[int, int, int], checked
     return out
 
 
-def ideal_bits(symbols: np.ndarray, tables: np.ndarray) -> float:
+def ideal_bits(symbols: np.ndarray, tables: np.ndarray, coded: np.ndarray | None = None) -> float:
     """Sum of -log2 p(symbol) under the context tables: what an ideal coder would spend."""
     t = check_tables(tables)
     L = t.shape[3]
-    sym, row = _order(_check_symbols(symbols, L), L)
+    sym, row = _order(_check_symbols(symbols, L), L, coded)
     p = t.reshape(-1, L)[row, sym].astype(np.float64)
     return float(PRECISION * sym.size - np.log2(p).sum())
 

@@ -411,7 +411,7 @@ def models(as_json: bool) -> None:
     for r in rows:
         e, v = r["eval"], r["validation"]
         if e:
-            meas = f"eval set: {e['bpp']:.4f} bpp, PSNR {e['psnr']:.2f} dB, MS-SSIM {e['ms_ssim']:.4f}"
+            meas = f"{e.get('label', 'eval set')}: {e['bpp']:.4f} bpp, PSNR {e['psnr']:.2f} dB, MS-SSIM {e['ms_ssim']:.4f}"
         elif "val_psnr" in v:
             meas = f"validation: {v.get('val_bpp_ideal', float('nan')):.4f} bpp, PSNR {v['val_psnr']:.2f} dB, MS-SSIM {v['val_msssim']:.4f}"
         elif "mIoU" in v:

@@ -45,6 +45,9 @@ def _command_line() -> str:
 @click.option("--gan-weight", default=1.0, show_default=True)
 @click.option("--fm-weight", default=1.0, show_default=True)
 @click.option("--rate-weight", default=0.0, show_default=True)
+@click.option("--synth-distortion", default=1.0, show_default=True,
+              help="SC: weight of synthesized pixels' residual in the distortion losses (1: as coded pixels; "
+                   "0: left to the GAN).")
 @click.option("--disc-base", default=64, show_default=True)
 @click.option("--val-count", default=24, show_default=True, help="Images held out of --data for validation.")
 @click.option("--val-every", default=120.0, show_default=True, help="Seconds between validations.")
@@ -54,7 +57,8 @@ def _command_line() -> str:
 @click.option("--threads", default=0, help="CPU threads (0: torch default).")
 @click.option("--seed", default=0, show_default=True)
 @click.option("--init-from", default="", metavar="MODEL",
-              help="Start from a shipped model (name or .safetensors path); its card gives the architecture.")
+              help="Start from a shipped model (name or .safetensors path); its card gives the architecture. "
+                   "An SC run (--labels) may start from a GC model: the label-map inputs start at zero weight.")
 def train_gc(**kw) -> None:
     """Train a GC model on a folder of images (random crops, flips); with --labels, an SC model."""
     _check_train_options(kw)
@@ -88,11 +92,15 @@ def _check_train_options(kw: dict[str, Any]) -> None:
     if kw["msssim_weight"] > 0 and crop < MS_SSIM_MIN_SIDE:
         raise InputError(f"--msssim-weight needs --crop of at least {MS_SSIM_MIN_SIDE} (MS-SSIM's five scales), "
                          f"got {crop}")
+    if not 0 <= kw["synth_distortion"] <= 1:
+        raise InputError(f"--synth-distortion must lie in [0, 1], got {kw['synth_distortion']}")
+    if kw["synth_distortion"] != 1 and not kw["labels"]:
+        raise InputError("--synth-distortion is for SC models (it needs --labels)")
     for name in ("steps", "batch", "val_count"):
         if kw[name] < 1:
             raise InputError(f"--{name.replace('_', '-')} must be at least 1, got {kw[name]}")
     for name in ("threads", "lr_warmup", "time_budget", "lr", "mse_weight", "msssim_weight", "gan_weight",
-                 "fm_weight", "rate_weight"):
+                 "fm_weight", "rate_weight", "synth_distortion"):
         if kw[name] < 0:
             raise InputError(f"--{name.replace('_', '-')} must not be negative, got {kw[name]}")
 
@@ -107,17 +115,29 @@ def _init_weights(name: str, kind: str, arch: dict[str, Any]) -> tuple[dict[str,
     from ..codec.model_store import load_weights
     from ..codec.registry import resolve_model
 
-    ref = resolve_model(name, kind)
-    card_arch = ref.card.get("config", {})
+    ref = resolve_model(name)
+    # an SC run may start from a GC model: it keeps the GC architecture and adds the map inputs
+    widen = kind == "sc" and ref.kind == "gc"
+    if ref.kind != kind and not widen:
+        raise InputError(f"model {ref.name!r} is a {ref.kind or 'unknown'} model; a {kind} run starts from a {kind} "
+                         f"model{' or a gc model' if kind == 'sc' else ''}")
+    card_arch = dict(ref.card.get("config", {}))
+    if widen:
+        card_arch.update(classes=arch["classes"], sem_width=arch["sem_width"])
     ctx = click.get_current_context()
     for k, v in arch.items():
         given = ctx.get_parameter_source(k) != click.core.ParameterSource.DEFAULT
         if given and card_arch.get(k) != v:
             raise InputError(f"--{k.replace('_', '-')} {v} contradicts {ref.name}'s architecture ({k}={card_arch.get(k)})")
     state, card = load_weights(ref.path)
+    state = {k: v for k, v in state.items() if not k.startswith("entropy.")}
+    if widen:
+        from ..models.sc import SCConfig, sc_state_from_gc
+
+        state = sc_state_from_gc(state, SCConfig(**card_arch))
     earlier = card.get("training", {})
     lineage = {"weights": str(ref.path), "name": ref.name, "sha256": card.get("sha256"),
                "steps": earlier.get("total_steps", earlier.get("steps")),
                "wall_seconds": earlier.get("total_wall_seconds", earlier.get("wall_seconds")),
                "command": earlier.get("command"), "hardware": earlier.get("hardware")}
-    return {k: v for k, v in state.items() if not k.startswith("entropy.")}, card_arch, lineage
+    return state, card_arch, lineage

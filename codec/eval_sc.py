@@ -34,6 +34,7 @@ from ..models.seg_metrics import ConfusionMeter, confusion, metrics_from_confusi
 from ..models.segnet import SegNet
 from ..models.train_seg_data import CAMVID_CLASSES, IGNORE
 from . import gc_codec, sc_codec
+from .image_io import labelled_pairs
 from .metrics import ms_ssim, ms_ssim_reason, psnr
 from .segment import segment
 
@@ -55,14 +56,7 @@ def camvid_pairs(folder: str | Path) -> list[tuple[Path, Path]]:
     root = Path(folder)
     if not (root / "images").is_dir() and (root / "val" / "images").is_dir():
         root = root / "val"
-    if not (root / "images").is_dir() or not (root / "labels").is_dir():
-        raise InputError(f"{folder} has no images/ and labels/ folders (CamVid layout)")
-    pairs = [(p, root / "labels" / (p.stem + ".png")) for p in sorted((root / "images").iterdir())
-             if p.suffix.lower() in (".jpg", ".jpeg", ".png")]
-    pairs = [(i, lab) for i, lab in pairs if lab.is_file()]
-    if not pairs:
-        raise InputError(f"no image/label pairs in {root}")
-    return pairs
+    return labelled_pairs(root)
 
 
 def masked_psnr(a: np.ndarray, b: np.ndarray, mask: np.ndarray) -> float | None:

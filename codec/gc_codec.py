@@ -58,13 +58,19 @@ def read_static_tables(state: dict[str, torch.Tensor], channels: int, levels: in
     return tables
 
 
+def read_context_tables(state: dict[str, torch.Tensor], channels: int, levels: int) -> np.ndarray | None:
+    """Pop the optional context tables (`entropy.context_tables`) from a model's tensors; None if
+    absent, ValueError if malformed."""
+    ctx = state.pop(CONTEXT_TABLES_KEY, None)
+    return None if ctx is None else context_model.check_tables(ctx.numpy(), channels, levels)
+
+
 def load_gc(ref: ModelRef, device: torch.device) -> LoadedGC:
     state, card = load_weights(ref.path)
     try:
         cfg = GCConfig.from_dict(card["config"])
         tables = read_static_tables(state, cfg.channels, cfg.levels, ref.path)
-        ctx = state.pop(CONTEXT_TABLES_KEY, None)
-        ctx = None if ctx is None else context_model.check_tables(ctx.numpy(), cfg.channels, cfg.levels)
+        ctx = read_context_tables(state, cfg.channels, cfg.levels)
         model = GCModel(cfg)
         model.load_state_dict({k: v.float() for k, v in state.items()})
     except (KeyError, ValueError, RuntimeError, TypeError) as e:

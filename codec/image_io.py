@@ -91,3 +91,16 @@ def write_atomic(path: str, data: bytes, force: bool = False) -> None:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+
+
+def labelled_pairs(folder: str | Path) -> list[tuple[Path, Path]]:
+    """(photo, label map) pairs of a CamVid-layout folder: `images/` and `labels/` (.png, same stems), sorted."""
+    root = Path(folder)
+    if not (root / "images").is_dir() or not (root / "labels").is_dir():
+        raise InputError(f"{folder} has no images/ and labels/ folders (CamVid layout)")
+    pairs = [(p, root / "labels" / (p.stem + ".png")) for p in sorted((root / "images").iterdir())
+             if p.suffix.lower() in IMAGE_SUFFIXES]
+    pairs = [(p, lab) for p, lab in pairs if lab.is_file()]
+    if not pairs:
+        raise InputError(f"no image/label pairs in {root}")
+    return pairs

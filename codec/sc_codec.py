@@ -6,7 +6,10 @@ no bits. Section layout of an SC image (kind 3), see bitstream/FORMAT.md:
   tag 1  latents: the symbols of the cells whose heat is 1, channel-major then raster,
          ANS-coded under the model's per-channel integer tables (may be empty);
   tag 2  label map: `bitstream/labelmap.py` payload at the original size;
-  tag 3  selection: the synthesized class ids and the preserved boxes (varints).
+  tag 3  selection: the synthesized class ids and the preserved boxes (varints);
+  tag 4  instead of tag 1 when the model file has context tables: the coded cells' symbols
+         under the context model (bitstream/context_model.py, skipped cells read as the
+         middle level).
 The heatmap is never stored: both sides derive it from the (padded) label map, the
 synthesized classes and the boxes with the integer rule in `models.sc.synthesis_heatmap`.
 """
@@ -18,6 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from ..bitstream import context_model
 from ..bitstream.container import Container, PayloadKind, pack, unpack
 from ..bitstream.entropy import decode_categorical, encode_categorical
 from ..bitstream.errors import FormatError, InputError, UnsupportedError
@@ -27,14 +31,17 @@ from ..models.gc import STRIDE, pad_to_multiple, padded_size
 from ..models.latent_refine import refine_sc_symbols
 from ..models.sc import SCConfig, SCModel, synthesis_heatmap
 from ..models.train_seg_data import CAMVID_CLASSES
-from .gc_codec import check_image, check_refine_size, read_static_tables, to_tensor, to_uint8
+from .gc_codec import (check_image, check_refine_size, read_context_tables, read_static_tables, to_tensor,
+                       to_uint8)
 from .model_store import load_weights
 from .registry import ModelRef
 
 SECTION_LATENTS = 1
 SECTION_MAP = 2
 SECTION_SELECTION = 3
-SECTION_NAMES = {SECTION_LATENTS: "latents", SECTION_MAP: "map", SECTION_SELECTION: "selection"}
+SECTION_CONTEXT_LATENTS = 4
+SECTION_NAMES = {SECTION_LATENTS: "latents", SECTION_MAP: "map", SECTION_SELECTION: "selection",
+                 SECTION_CONTEXT_LATENTS: "latents"}
 MAX_BOXES = 64
 AUTO_SEGMENTER = "seg-camvid"  # the shipped network behind `--semantic auto`
 
@@ -52,6 +59,7 @@ class LoadedSC:
     tables: np.ndarray  # int64 (C, L)
     device: torch.device
     class_names: tuple[str, ...]  # one per class id the model sees
+    context_tables: np.ndarray | None = None  # int64 (C, 3, K, L), validated at load
 
     @property
     def cfg(self) -> SCConfig:
@@ -74,11 +82,12 @@ def load_sc(ref: ModelRef, device: torch.device) -> LoadedSC:
     try:
         cfg = SCConfig.from_dict(card["config"])
         tables = read_static_tables(state, cfg.channels, cfg.levels, ref.path)
+        ctx = read_context_tables(state, cfg.channels, cfg.levels)
         model = SCModel(cfg)
         model.load_state_dict({k: v.float() for k, v in state.items()})
     except (KeyError, ValueError, RuntimeError, TypeError) as e:
         raise InputError(f"{ref.path} is not a valid SC model: {str(e).splitlines()[0]}") from None
-    return LoadedSC(ref, model.eval().to(device), tables, device, class_names_for(card, cfg.classes))
+    return LoadedSC(ref, model.eval().to(device), tables, device, class_names_for(card, cfg.classes), ctx)
 
 
 # ------------------------------------------------------------------ user-facing parsing
@@ -253,12 +262,36 @@ def compress(sc: LoadedSC, image: np.ndarray, labels: np.ndarray, synthesize_ids
     else:
         with torch.inference_mode():
             symbols = sc.model.encode_symbols(x, lab)[0].cpu().numpy()  # (C, h, w)
-    kept = symbols[:, heat]  # (C, K): only coded cells, channel-major then raster
-    latents = encode_categorical(kept.reshape(-1), sc.tables, _channel_index(*kept.shape))
-    sections = ((SECTION_LATENTS, latents),
+    sections = (latent_section(sc, symbols, heat),
                 (SECTION_MAP, map_payload if map_payload is not None else encode_labelmap(labels)),
                 (SECTION_SELECTION, pack_selection(ids, boxes)))
     return pack(Container(PayloadKind.SC_IMAGE, (h, w), sc.ref.name, sc.ref.digest, sections))
+
+
+def latent_section(sc: LoadedSC, symbols: np.ndarray, heat: np.ndarray) -> tuple[int, bytes]:
+    """(tag, payload) coding the symbols (C, h, w) of the cells where `heat` holds, skipping the rest:
+    under the context model if the model has one, else under the static per-channel tables."""
+    if sc.context_tables is not None:
+        return SECTION_CONTEXT_LATENTS, context_model.encode(symbols, sc.context_tables, coded=heat)
+    kept = symbols[:, heat]  # (C, K): only coded cells, channel-major then raster
+    return SECTION_LATENTS, encode_categorical(kept.reshape(-1), sc.tables, _channel_index(*kept.shape))
+
+
+def decode_latents(sc: LoadedSC, c: Container, heat: np.ndarray) -> np.ndarray:
+    """int64 symbols (C, h, w) of the coded cells; synthesized cells hold the middle level."""
+    shape = (sc.cfg.channels, *heat.shape)
+    if c.has_section(SECTION_CONTEXT_LATENTS):
+        if c.has_section(SECTION_LATENTS):
+            raise FormatError("SC image file holds latents twice (tags 1 and 4)")
+        if sc.context_tables is None:
+            raise FormatError(f"file codes latents with a context model, but model {sc.ref.name} has no context tables")
+        return context_model.decode(c.section(SECTION_CONTEXT_LATENTS), sc.context_tables, shape, checked=True,
+                                    coded=heat)
+    cells = int(heat.sum())
+    kept = decode_categorical(c.section(SECTION_LATENTS), sc.tables, _channel_index(sc.cfg.channels, cells))
+    symbols = np.full(shape, (sc.cfg.levels - 1) // 2, dtype=np.int64)
+    symbols[:, heat] = kept.reshape(sc.cfg.channels, cells)
+    return symbols
 
 
 @dataclass
@@ -267,7 +300,7 @@ class SCParts:
     synthesize_ids: list[int]
     boxes: list[Box]
     heat: np.ndarray  # bool (h, w), True = coded
-    symbols: np.ndarray  # int64 (C, h, w); synthesized cells hold 0 (masked out anyway)
+    symbols: np.ndarray  # int64 (C, h, w); synthesized cells hold the middle level (masked out anyway)
 
 
 def decode_parts(sc: LoadedSC, c: Container) -> SCParts:
@@ -290,11 +323,7 @@ def decode_parts(sc: LoadedSC, c: Container) -> SCParts:
         raise FormatError(f"label map holds class id {int(labels.max())}; the model knows 0..{sc.cfg.classes - 1}")
     padded = pad_labels(labels)
     heat = heatmap(padded, sc.cfg.classes, ids, boxes)
-    cells = int(heat.sum())
-    kept = decode_categorical(c.section(SECTION_LATENTS), sc.tables, _channel_index(sc.cfg.channels, cells))
-    symbols = np.zeros((sc.cfg.channels, *heat.shape), dtype=np.int64)
-    symbols[:, heat] = kept.reshape(sc.cfg.channels, cells)
-    return SCParts(labels, ids, boxes, heat, symbols)
+    return SCParts(labels, ids, boxes, heat, decode_latents(sc, c, heat))
 
 
 @torch.inference_mode()

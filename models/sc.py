@@ -135,3 +135,37 @@ def random_heatmaps(labels: torch.Tensor, classes: int, gen: torch.Generator) ->
             heat[..., y : y + bh, x : x + bw] = 1
         heats.append(heat)
     return torch.cat(heats).to(labels.device)
+
+
+def sc_state_from_gc(gc_state: dict[str, torch.Tensor], cfg: SCConfig) -> dict[str, torch.Tensor]:
+    """An SC model's weights that start as the GC model `gc_state` exactly.
+
+    The two inputs SC adds, the one-hot map into the encoder's first convolution and
+    F's features into the generator's first convolution, get zero weights, so with an
+    all-ones heatmap the SC model reproduces the GC model's latents and images; F keeps
+    its random initialisation and learns once training moves those zero weights (as
+    ControlNet's zero convolutions do). `gc_state` must match cfg's width, blocks,
+    channels and levels.
+    """
+    model = SCModel(cfg)
+    state = model.state_dict()
+    for name, tensor in gc_state.items():
+        if name not in state:
+            raise ValueError(f"GC weight {name!r} has no place in an SC model")
+        target = state[name]
+        if name in ("encoder.net.0.0.weight", "generator.head.0.weight"):
+            # GC's input channels come first in both concatenations (image then map; latent then F)
+            if target.shape[0] != tensor.shape[0] or target.shape[2:] != tensor.shape[2:] \
+                    or target.shape[1] < tensor.shape[1]:
+                raise ValueError(f"GC weight {name!r} {tuple(tensor.shape)} does not fit {tuple(target.shape)}")
+            widened = torch.zeros_like(target)
+            widened[:, : tensor.shape[1]] = tensor.float()
+            state[name] = widened
+        elif target.shape != tensor.shape:
+            raise ValueError(f"GC weight {name!r} {tuple(tensor.shape)} does not fit {tuple(target.shape)}")
+        else:
+            state[name] = tensor.float()
+    missing = [n for n in state if n not in gc_state and not n.startswith("semantics.")]
+    if missing:
+        raise ValueError(f"GC weights lack {missing[:3]}")
+    return state

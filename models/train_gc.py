@@ -57,6 +57,10 @@ class GCTrainConfig:
     gan_weight: float = 1.0
     fm_weight: float = 1.0
     rate_weight: float = 0.0  # pushes the encoder toward probable symbols (bits per pixel)
+    # SC: how much of the distortion loss synthesized pixels get (their residual is scaled by this).
+    # 1 treats them like coded pixels; lower leaves their texture to the GAN and stops them pulling
+    # the shared generator toward the blurry mean at the expense of the coded regions.
+    synth_distortion: float = 1.0
     disc_base: int = 64
     val_count: int = 24
     val_every: float = 120.0  # seconds
@@ -234,19 +238,20 @@ class _Run:
                 heat = random_heatmaps(labels, cfg.model.classes, self.gen)
                 out = self.model(x, labels, heat)
             x_hat = out["x_hat"].float()
+            x_dist = x_hat if labels is None else distortion_target(x_hat, x, out["heat"], cfg.synth_distortion)
             pixels = x.shape[0] * x.shape[2] * x.shape[3]
             sym_bits = prior.bits(out["symbols"])
             if labels is not None:  # synthesized positions are not coded
                 sym_bits = sym_bits * out["heat"]
             prior_bits = sym_bits.sum() / pixels
-            mse = F.mse_loss(x_hat, x)
+            mse = F.mse_loss(x_dist, x)
             loss = cfg.mse_weight * mse + prior_bits
             logs = {"mse": mse.item(), "bpp": prior_bits.item()}
             if cfg.rate_weight > 0:
                 loss = loss + cfg.rate_weight * prior.soft_bits(out["soft_assign"]).sum() / pixels
             if cfg.msssim_weight > 0:
                 with torch.autocast(self.device.type, enabled=False):  # its Gaussian filters need fp32
-                    m = ms_ssim((x_hat + 1) / 2, (x + 1) / 2, data_range=1.0)
+                    m = ms_ssim((x_dist + 1) / 2, (x + 1) / 2, data_range=1.0)
                 loss = loss + cfg.msssim_weight * (1 - m)
                 logs["msssim"] = m.item()
             if gan_on:
@@ -301,6 +306,16 @@ class _Run:
         if self.main:
             with open(self.out / "log.jsonl", "a") as f:
                 f.write(json.dumps(record) + "\n")
+
+
+def distortion_target(x_hat: torch.Tensor, x: torch.Tensor, heat: torch.Tensor, synth_weight: float) -> torch.Tensor:
+    """What the distortion losses compare with x: x_hat on coded pixels, and on synthesized ones
+    x + synth_weight * (x_hat - x), so their residual (and its gradient) is scaled by synth_weight."""
+    if synth_weight == 1.0:
+        return x_hat
+    coded = F.interpolate(heat.float(), scale_factor=x.shape[-1] // heat.shape[-1], mode="nearest")
+    scale = coded + synth_weight * (1 - coded)
+    return x + scale * (x_hat - x)
 
 
 def train(cfg: GCTrainConfig, progress: bool = True, init_state: dict[str, torch.Tensor] | None = None) -> Path:

@@ -6,8 +6,14 @@ weight, so the eval photos give the same symbols; this codes them both ways and
 prints the real payload sizes (not ideal bits), whole-file bpp, and how long
 `gc_codec.decode_latents` takes (median of --reps runs) on 768x512 photos.
 
+An SC model is measured on labelled photos (--eval a CamVid-layout folder) in the three
+settings of `gcodec eval-sc`: every cell coded, sky+tree+road synthesized, the centred box
+preserved; synthesized cells are skipped by both coders.
+
 Usage: python scripts/bench_context.py --ctx-weights /work/results/ctx_weights \
            [--models gc-c3 gc-c6 gc-c10] [--eval ../shared/data/images/eval]
+       python scripts/bench_context.py --ctx-weights /work/results/ctx_weights \
+           --models sc-camvid-c6 --eval ../shared/data/camvid/val
 """
 
 from __future__ import annotations
@@ -20,8 +26,11 @@ import numpy as np
 import torch
 
 from gcodec.bitstream.container import Container, PayloadKind, pack, unpack
-from gcodec.codec.context_tables import image_paths, image_symbols, load_photo
+from gcodec.codec import sc_codec
+from gcodec.codec.context_tables import image_paths, image_symbols, load_labels, load_photo, sc_image_symbols
+from gcodec.codec.eval_sc import SETTINGS, centre_box
 from gcodec.codec.gc_codec import decode_latents, latent_section, load_gc
+from gcodec.codec.image_io import labelled_pairs
 from gcodec.codec.registry import resolve_model
 
 
@@ -38,6 +47,34 @@ def median_ms(fn, reps: int) -> float:
     return 1000 * float(np.median(times))
 
 
+def bench_sc(name: str, ctx_weights: str, folder: str) -> None:
+    """Static vs context latent bytes of an SC model in each eval-sc setting (real payloads, checked to decode)."""
+    cpu = torch.device("cpu")
+    static = sc_codec.load_sc(resolve_model(name, kind="sc"), cpu)
+    ctx = sc_codec.load_sc(resolve_model(str(Path(ctx_weights) / static.ref.path.name), kind="sc"), cpu)
+    if ctx.context_tables is None:
+        raise SystemExit(f"{ctx.ref.path} has no context tables")
+    synth = [sc_codec.parse_classes("sky,tree,road", ctx.class_names)] + [[], list(range(ctx.cfg.classes))]
+    totals = {s: [0, 0] for s in SETTINGS}
+    pairs = labelled_pairs(folder)
+    for img_path, lab_path in pairs:
+        image, labels = load_photo(img_path), load_labels(lab_path)
+        sym = sc_image_symbols(ctx, image, labels)
+        h, w = labels.shape
+        padded = sc_codec.pad_labels(labels)
+        for setting, ids, boxes in zip(SETTINGS, [[], synth[0], synth[2]], [[], [], [centre_box(h, w, 0.5)]]):
+            heat = sc_codec.heatmap(padded, ctx.cfg.classes, ids, boxes)
+            for i, model in enumerate((static, ctx)):
+                tag, payload = sc_codec.latent_section(model, sym, heat)
+                c = Container(PayloadKind.SC_IMAGE, (h, w), model.ref.name, model.ref.digest, ((tag, payload),))
+                assert np.array_equal(sc_codec.decode_latents(model, c, heat)[:, heat], sym[:, heat])
+                totals[setting][i] += 8 * len(payload)
+    print(f"{name}: {len(pairs)} labelled photos from {folder}; latent bits are real ANS payload sizes")
+    for setting, (sb, cb) in totals.items():
+        print(f"  {setting:14s} static {sb:9d} bits, context {cb:9d} bits, saving {100 * (1 - cb / sb):6.2f}%",
+              flush=True)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--ctx-weights", required=True, help="folder with NAME.safetensors holding context tables")
@@ -46,6 +83,12 @@ def main() -> None:
     ap.add_argument("--reps", type=int, default=20)
     args = ap.parse_args()
     torch.set_num_threads(1)
+    sc_models = [m for m in args.models if resolve_model(m).kind == "sc"]
+    for name in sc_models:
+        bench_sc(name, args.ctx_weights, args.eval)
+    args.models = [m for m in args.models if m not in sc_models]
+    if not args.models:
+        return
     paths = image_paths(args.eval)
     photos = [load_photo(p) for p in paths]
     pixels = sum(im.shape[0] * im.shape[1] for im in photos)

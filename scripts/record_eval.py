@@ -1,6 +1,8 @@
-"""Record each shipped GC model's eval-set means (from `gcodec eval --out FILE`) in its model card.
+"""Record shipped models' eval-set means in their model cards: each GC model's from
+`gcodec eval --out FILE`, or an SC model's no-synthesis row from `gcodec eval-sc` (eval_sc.json).
 
     python scripts/record_eval.py results.json --command "gcodec eval --data ... --out results.json"
+    python scripts/record_eval.py results/sc/eval_sc.json --command "gcodec eval-sc --data ... -o results/sc"
 
 Only the JSON card changes (an "eval" entry); the weights and their sha256 do not.
 `gcodec models` and `gcodec encode --bpp` then use these measured numbers.
@@ -22,6 +24,15 @@ def main() -> None:
     args = ap.parse_args()
     res = json.load(open(args.results))
     n_images = len(res["images"])
+    if "codecs" not in res:  # eval-sc: the SC model with every latent coded
+        ref = resolve_model(res["model"], kind="sc")
+        row = res["summary"]["none"]
+        card = load_card(ref.path)
+        card["eval"] = {"bpp": row["bpp"], "psnr": row["psnr"], "ms_ssim": row["ms_ssim"], "images": n_images,
+                        "label": f"{res['folder']}, no synthesis", "command": args.command}
+        write_card(ref.path, card)
+        print(f"{ref.name}: {row['bpp']:.4f} bpp, PSNR {row['psnr']:.2f}, MS-SSIM {row['ms_ssim']:.4f}")
+        return
     for name, entry in res["codecs"].items():
         if not name.startswith("gcodec"):
             continue

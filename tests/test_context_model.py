@@ -58,6 +58,40 @@ def test_structured_latents_round_trip_and_beat_static(channels, h, w, seed):
         assert cm.ideal_bits(sym, tables) < 0.9 * static_bits
 
 
+@settings(max_examples=60, deadline=None)
+@given(st.integers(1, 4), st.integers(1, 9), st.integers(1, 9), st.integers(2, 6), st.integers(0, 2**32 - 1))
+def test_masked_round_trip_codes_only_the_coded_cells(channels, h, w, levels, seed):
+    rng = np.random.default_rng(seed)
+    tables = random_tables(rng, channels, levels)
+    sym = rng.integers(0, levels, (channels, h, w))
+    coded = rng.random((h, w)) < 0.6
+    data = cm.encode(sym, tables, coded)
+    # what sits in skipped cells neither reaches the payload nor comes back
+    other = np.where(coded, sym, rng.integers(0, levels, sym.shape))
+    assert cm.encode(other, tables, coded) == data
+    out = cm.decode(data, tables, sym.shape, coded=coded)
+    assert np.array_equal(out[:, coded], sym[:, coded]) and np.all(out[:, ~coded] == (levels - 1) // 2)
+    assert len(data) * 8 <= cm.ideal_bits(sym, tables, coded) + 64
+    if not coded.any():
+        assert cm.ideal_bits(sym, tables, coded) == 0
+
+
+def test_masked_payload_is_the_full_payload_of_its_cells_and_needs_the_same_mask():
+    rng = np.random.default_rng(4)
+    tables = random_tables(rng, 3, 5)
+    sym = smooth_latent(rng, 3, 10, 12, 5)
+    everything = np.ones((10, 12), bool)
+    assert cm.encode(sym, tables, everything) == cm.encode(sym, tables)
+    coded = everything.copy()
+    coded[2:7, 3:9] = False
+    data = cm.encode(sym, tables, coded)
+    assert len(data) < len(cm.encode(sym, tables))
+    with pytest.raises(FormatError):  # the full-size decode runs out of bits
+        cm.decode(data, tables, sym.shape)
+    with pytest.raises(ValueError):
+        cm.encode(sym, tables, coded[:, :5])
+
+
 def test_contexts_read_only_decoded_symbols():
     """The decoder computes contexts from a partly filled array: garbage elsewhere must not matter."""
     rng = np.random.default_rng(1)

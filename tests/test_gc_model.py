@@ -1,7 +1,9 @@
 import torch
 
 from gcodec.models.gc import GCConfig, GCModel, Quantizer, pad_to_multiple
-from gcodec.models.sc import SCConfig, SCModel, synthesis_heatmap
+import pytest
+
+from gcodec.models.sc import SCConfig, SCModel, sc_state_from_gc, synthesis_heatmap
 
 TINY = GCConfig(width=4, blocks=1, channels=3)
 
@@ -58,3 +60,32 @@ def test_sc_forward_masks_latents():
     a = m.decode_symbols(sym, labels, zero)
     b = m.decode_symbols(torch.zeros_like(sym), labels, zero)
     assert torch.equal(a, b)
+
+
+def test_sc_started_from_gc_weights_is_that_gc_model_until_it_trains():
+    torch.manual_seed(0)
+    gc = GCModel(TINY).eval()
+    for p in gc.parameters():  # non-trivial weights everywhere, the widened convolutions included
+        p.data.normal_(0, 0.3)
+    cfg = SCConfig(width=4, blocks=1, channels=3, classes=5, sem_width=2)
+    sc = SCModel(cfg).eval()
+    sc.load_state_dict(sc_state_from_gc(gc.state_dict(), cfg))
+    x = torch.rand(2, 3, 48, 64) * 2 - 1
+    labels = torch.randint(0, 5, (2, 48, 64))
+    symbols = gc.encode_symbols(x)
+    assert torch.equal(sc.encode_symbols(x, labels), symbols)
+    # all latents kept: the map changes nothing yet; a synthesized cell does
+    assert torch.allclose(sc.decode_symbols(symbols, labels, torch.ones(2, 1, 3, 4)), gc.decode_symbols(symbols),
+                          atol=1e-6)
+    heat = torch.ones(2, 1, 3, 4)
+    heat[..., 0, 0] = 0
+    assert not torch.allclose(sc.decode_symbols(symbols, labels, heat), gc.decode_symbols(symbols), atol=1e-3)
+
+
+def test_sc_from_gc_refuses_weights_of_another_shape():
+    state = GCModel(TINY).state_dict()
+    with pytest.raises(ValueError, match="does not fit"):
+        sc_state_from_gc(state, SCConfig(width=8, blocks=1, channels=3, classes=5, sem_width=2))
+    with pytest.raises(ValueError, match="lack"):
+        sc_state_from_gc({k: v for k, v in state.items() if not k.startswith("generator.tail")},
+                         SCConfig(width=4, blocks=1, channels=3, classes=5, sem_width=2))

@@ -179,6 +179,65 @@ def test_selection_round_trip_and_canonical_form():
         sc_codec.unpack_selection(b"\x00\x01\x01\x01")  # box cut short
 
 
+@pytest.fixture
+def sc_ctx(sc, photo, labels, weights, tmp_path) -> sc_codec.LoadedSC:
+    """The tiny SC model plus context tables learned (every cell coded) from the photo and its flips."""
+    from gcodec.bitstream import context_model as cm
+    from gcodec.codec.context_tables import sc_image_symbols, write_with_context_tables
+
+    lat = [sc_image_symbols(sc, photo, labels), sc_image_symbols(sc, photo[::-1].copy(), labels[::-1].copy()),
+           sc_image_symbols(sc, photo[:, ::-1].copy(), labels[:, ::-1].copy())]
+    tables = cm.tables_from_counts(cm.count_contexts(lat, sc.cfg.channels, sc.cfg.levels))
+    card = write_with_context_tables(sc.ref, tables, weights / "ctx" / "tiny-sc.safetensors", {"data": "fixture"})
+    assert card["context_model"]["section_tag"] == sc_codec.SECTION_CONTEXT_LATENTS
+    return sc_codec.load_sc(resolve_model(str(weights / "ctx" / "tiny-sc.safetensors"), kind="sc"),
+                            torch.device("cpu"))
+
+
+@pytest.mark.parametrize("ids,boxes", [([], []), ([SKY, ROAD, TREE], []), (list(range(12)), [(50, 40, 60, 50)])])
+def test_context_model_codes_the_same_cells_in_fewer_bytes(sc, sc_ctx, photo, labels, ids, boxes):
+    static, ctx = unpack(sc_codec.compress(sc, photo, labels, ids, boxes)), unpack(sc_codec.compress(
+        sc_ctx, photo, labels, ids, boxes))
+    assert [t for t, _ in ctx.sections] == [sc_codec.SECTION_CONTEXT_LATENTS, sc_codec.SECTION_MAP,
+                                            sc_codec.SECTION_SELECTION]
+    a, b = sc_codec.decode_parts(sc, static), sc_codec.decode_parts(sc_ctx, ctx)
+    assert np.array_equal(a.heat, b.heat) and np.array_equal(a.symbols, b.symbols)
+    assert np.array_equal(sc_codec.decompress(sc, static), sc_codec.decompress(sc_ctx, ctx))
+    assert len(ctx.section(sc_codec.SECTION_CONTEXT_LATENTS)) < len(static.section(sc_codec.SECTION_LATENTS))
+    assert sc_codec.section_sizes(pack(ctx))["latents"] == len(ctx.section(sc_codec.SECTION_CONTEXT_LATENTS))
+
+
+def test_context_coded_files_need_the_tables_and_one_latent_section(sc, sc_ctx, photo, labels):
+    data = sc_codec.compress(sc_ctx, photo, labels, [SKY])
+    c = unpack(data)
+    # the same networks without tables (another digest, so forge the header to reach the latents)
+    forged = Container(c.kind, c.size, sc.ref.name, sc.ref.digest, c.sections)
+    with pytest.raises(FormatError, match="no context tables"):
+        sc_codec.decode_parts(sc, forged)
+    both = Container(c.kind, c.size, c.model_id, c.model_digest,
+                     c.sections + ((sc_codec.SECTION_LATENTS, b""),))
+    with pytest.raises(FormatError, match="twice"):
+        sc_codec.decode_parts(sc_ctx, both)
+    other = unpack(sc_codec.compress(sc_ctx, photo, labels, [])).section(sc_codec.SECTION_CONTEXT_LATENTS)
+    with pytest.raises(FormatError):  # latents of another heatmap
+        sc_codec.decode_parts(sc_ctx, unpack(_with_section(data, sc_codec.SECTION_CONTEXT_LATENTS, other)))
+
+
+def test_sc_context_tables_learn_from_labelled_photos(sc, photo, labels, tmp_path):
+    from gcodec.codec.context_tables import learn_context_tables, sc_image_symbols
+
+    (tmp_path / "set" / "images").mkdir(parents=True)
+    (tmp_path / "set" / "labels").mkdir()
+    Image.fromarray(photo).save(tmp_path / "set" / "images" / "a.png")
+    Image.fromarray(labels).save(tmp_path / "set" / "labels" / "a.png")
+    Image.fromarray(photo).save(tmp_path / "set" / "images" / "unlabelled.png")  # no map: left out
+    tables, info = learn_context_tables(sc, tmp_path / "set", progress=False)
+    assert info["images"] == 1 and info["symbols"] == sc_image_symbols(sc, photo, labels).size
+    assert info["train_bits_per_symbol_context"] < info["train_bits_per_symbol_static"]
+    with pytest.raises(InputError, match="images/ and labels/"):
+        learn_context_tables(sc, tmp_path / "set" / "images", progress=False)
+
+
 # ------------------------------------------------------------------ errors
 
 
@@ -388,7 +447,7 @@ def test_refinement_moves_only_coded_latents_and_lowers_the_loss(sc, photo, labe
     refined = sc_codec.compress(sc, photo, labels, [SKY], refine_steps=8)
     a, b = sc_codec.decode_parts(sc, unpack(plain)), sc_codec.decode_parts(sc, unpack(refined))
     assert np.array_equal(a.heat, b.heat) and not np.array_equal(a.symbols, b.symbols)
-    assert not b.symbols[:, ~b.heat].any()  # synthesized cells stay uncoded
+    assert np.all(b.symbols[:, ~b.heat] == (sc.cfg.levels - 1) // 2)  # synthesized cells stay uncoded
     assert loss(sc_codec.decompress(sc, unpack(refined))) < loss(sc_codec.decompress(sc, unpack(plain)))
     # and from the command line
     lab = tmp_path / "l.png"

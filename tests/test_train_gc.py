@@ -90,6 +90,41 @@ def test_init_from_a_shipped_model_continues_its_training(tmp_path):
     assert r.exit_code != 0 and "contradicts" in r.output and not (tmp_path / "run3").exists()
 
 
+def test_sc_run_starts_from_a_gc_model(tmp_path):
+    from safetensors.torch import load_file
+
+    from gcodec.codec.model_store import load_weights
+    from gcodec.models.sc import SCModel
+
+    from .test_cli import run
+
+    data = _data(tmp_path, labels=True)
+    train(_cfg(tmp_path, data, 2, model=GCConfig(width=4, blocks=1, channels=2)), progress=False)
+    gc_file = tmp_path / "w/gc.safetensors"
+    export_run(tmp_path / "run", gc_file, "gc")
+    common = ["train", "gc", "--data", str(data), "--labels", str(tmp_path / "labels"), "--crop", "64",
+              "--batch", "2", "--val-count", "1", "--disc-base", "8", "--steps", "1", "--init-from", str(gc_file),
+              "--classes", "3", "--sem-width", "2"]
+    r = run(*common, "--out", str(tmp_path / "sc_run"), "--lr", "0")
+    assert r.exit_code == 0, r.output
+    card = export_run(tmp_path / "sc_run", tmp_path / "w/sc.safetensors", "sc")
+    assert card["kind"] == "sc" and card["config"]["classes"] == 3 and card["config"]["width"] == 4
+    assert card["training"]["config"]["init_from"]["name"] == "gc" and card["training"]["total_steps"] == 3
+    # lr 0: the shared weights are the GC model's; the label-map inputs are zero
+    gc_w, sc_w = load_file(str(gc_file)), load_file(str(tmp_path / "w/sc.safetensors"))
+    first = "encoder.net.0.0.weight"
+    assert torch.equal(sc_w[first][:, :3], gc_w[first]) and not sc_w[first][:, 3:].any()
+    assert torch.equal(sc_w["generator.tail.weight"], gc_w["generator.tail.weight"])
+    state, _ = load_weights(tmp_path / "w/sc.safetensors")
+    SCModel(SCConfig(**card["config"])).load_state_dict({k: v.float() for k, v in state.items()
+                                                         if not k.startswith("entropy.")})
+    # a GC run cannot start from an SC model
+    r = run("train", "gc", "--data", str(data), "--out", str(tmp_path / "gc_run"), "--crop", "64",
+            "--init-from", str(tmp_path / "w/sc.safetensors"))
+    assert r.exit_code == 1 and "a gc run starts from a gc model" in r.stderr
+    assert not (tmp_path / "gc_run").exists()
+
+
 @pytest.mark.parametrize("args,msg", [
     (["--crop", "200"], "multiple of 16"),
     (["--crop", "16"], "at least 32"),
@@ -99,6 +134,8 @@ def test_init_from_a_shipped_model_continues_its_training(tmp_path):
     (["--lr-warmup", "-1"], "--lr-warmup must not be negative"),
     (["--gan-weight", "-1"], "--gan-weight must not be negative"),
     (["--threads", "-2"], "--threads must not be negative"),
+    (["--synth-distortion", "1.5"], "--synth-distortion must lie in [0, 1]"),
+    (["--synth-distortion", "0.5"], "it needs --labels"),
 ])
 def test_impossible_training_options_fail_before_any_work(tmp_path, args, msg):
     from .test_cli import run
@@ -123,3 +160,19 @@ def test_learning_rate_warms_up_linearly_then_follows_the_cosine():
         _Run.set_lr(run)
         rates.append(groups[0]["lr"])
     assert rates == pytest.approx([0.2, 0.4, 0.6, 0.8, 1.0, 1.0])
+
+
+def test_synthesized_pixels_weigh_in_the_distortion_by_their_weight():
+    from gcodec.models.train_gc import distortion_target
+
+    x = torch.zeros(1, 3, 32, 64)
+    x_hat = torch.ones(1, 3, 32, 64, requires_grad=True)
+    heat = torch.tensor([[[[1.0, 0.0, 1.0, 1.0], [0.0, 0.0, 1.0, 1.0]]]])  # 2x4 cells of 16x16 pixels
+    assert distortion_target(x_hat, x, heat, 1.0) is x_hat
+    t = distortion_target(x_hat, x, heat, 0.25)
+    assert torch.equal(t[0, :, :16, :16], torch.ones(3, 16, 16)) and torch.equal(t[0, :, :16, 16:32],
+                                                                                   torch.full((3, 16, 16), 0.25))
+    assert torch.equal(t[0, :, 16:, :32], torch.full((3, 16, 32), 0.25)) and torch.equal(t[0, :, :, 32:],
+                                                                                          torch.ones(3, 32, 32))
+    t.sum().backward()
+    assert x_hat.grad[0, 0, 0, 0] == 1 and x_hat.grad[0, 0, 20, 5] == 0.25
