@@ -1,8 +1,9 @@
 """Context model vs static per-channel tables on the eval photos: latent bits, file bpp, decode time.
 
-For each model, the shipped file (static tables, section tag 1) and the file with
-context tables (tag 2, from scripts/learn_context_tables.py) share every network
-weight, so the eval photos give the same symbols; this codes them both ways and
+For each model, the same symbols are coded under its static per-channel tables (section
+tag 1) and under its context tables (tag 2): those of the shipped file, or with
+--ctx-weights those of a file written by scripts/learn_context_tables.py (the networks
+are the same, so the eval photos give the same symbols). This codes them both ways and
 prints the real payload sizes (not ideal bits), whole-file bpp, and how long
 `gc_codec.decode_latents` takes (median of --reps runs) on 768x512 photos.
 
@@ -10,15 +11,15 @@ An SC model is measured on labelled photos (--eval a CamVid-layout folder) in th
 settings of `gcodec eval-sc`: every cell coded, sky+tree+road synthesized, the centred box
 preserved; synthesized cells are skipped by both coders.
 
-Usage: python scripts/bench_context.py --ctx-weights /work/results/ctx_weights \
+Usage: python scripts/bench_context.py [--ctx-weights /work/results/ctx_weights] \
            [--models gc-c3 gc-c6 gc-c10] [--eval ../shared/data/images/eval]
-       python scripts/bench_context.py --ctx-weights /work/results/ctx_weights \
-           --models sc-camvid-c6 --eval ../shared/data/camvid/val
+       python scripts/bench_context.py --models sc-camvid-c6 --eval ../shared/data/camvid/val
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import time
 from pathlib import Path
 
@@ -47,13 +48,21 @@ def median_ms(fn, reps: int) -> float:
     return 1000 * float(np.median(times))
 
 
-def bench_sc(name: str, ctx_weights: str, folder: str) -> None:
-    """Static vs context latent bytes of an SC model in each eval-sc setting (real payloads, checked to decode)."""
-    cpu = torch.device("cpu")
-    static = sc_codec.load_sc(resolve_model(name, kind="sc"), cpu)
-    ctx = sc_codec.load_sc(resolve_model(str(Path(ctx_weights) / static.ref.path.name), kind="sc"), cpu)
+def with_and_without_context(name: str, kind: str, ctx_weights: str | None):
+    """(static, context) views of one model: the same networks and static tables, with and without
+    context tables (the shipped file's own, or those of the file of that name in `ctx_weights`)."""
+    ref = resolve_model(name, kind=kind)
+    if ctx_weights:
+        ref = resolve_model(str(Path(ctx_weights) / ref.path.name), kind=kind)
+    ctx = (sc_codec.load_sc if kind == "sc" else load_gc)(ref, torch.device("cpu"))
     if ctx.context_tables is None:
-        raise SystemExit(f"{ctx.ref.path} has no context tables")
+        raise SystemExit(f"{ref.path} has no context tables")
+    return dataclasses.replace(ctx, context_tables=None), ctx
+
+
+def bench_sc(name: str, ctx_weights: str | None, folder: str) -> None:
+    """Static vs context latent bytes of an SC model in each eval-sc setting (real payloads, checked to decode)."""
+    static, ctx = with_and_without_context(name, "sc", ctx_weights)
     synth = [sc_codec.parse_classes("sky,tree,road", ctx.class_names)] + [[], list(range(ctx.cfg.classes))]
     totals = {s: [0, 0] for s in SETTINGS}
     pairs = labelled_pairs(folder)
@@ -77,7 +86,8 @@ def bench_sc(name: str, ctx_weights: str, folder: str) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--ctx-weights", required=True, help="folder with NAME.safetensors holding context tables")
+    ap.add_argument("--ctx-weights", default=None,
+                    help="folder with NAME.safetensors holding context tables (default: the shipped files' own)")
     ap.add_argument("--models", nargs="+", default=["gc-c3", "gc-c6", "gc-c10"])
     ap.add_argument("--eval", default="../shared/data/images/eval")
     ap.add_argument("--reps", type=int, default=20)
@@ -96,10 +106,7 @@ def main() -> None:
     print(f"{'model':8s} {'static bits':>12s} {'context bits':>12s} {'saving':>7s} {'static bpp':>10s} {'ctx bpp':>8s}"
           f" {'decode ms 768x512 static / ctx':>31s} {'worst img saving':>16s}")
     for name in args.models:
-        static = load_gc(resolve_model(name, kind="gc"), torch.device("cpu"))
-        ctx = load_gc(resolve_model(str(Path(args.ctx_weights) / static.ref.path.name), kind="gc"), torch.device("cpu"))
-        if ctx.context_tables is None:
-            raise SystemExit(f"{ctx.ref.path} has no context tables")
+        static, ctx = with_and_without_context(name, "gc", args.ctx_weights)
         sb = cb = sfile = cfile = 0
         per_image, t_static, t_ctx = [], [], []
         for im in photos:

@@ -6,11 +6,15 @@ import torch
 from PIL import Image
 
 from gcodec.bitstream.container import unpack
-from gcodec.codec import gc_codec
+from gcodec.codec import gc_codec, sc_codec
 from gcodec.codec.metrics import psnr
 from gcodec.codec.registry import DEFAULT_IMAGE_MODEL, resolve_model, shipped_models
 
+from gcodec.codec.eval_sc import masked_psnr
+
 from .conftest import FIXTURES
+
+PSNR_FLOOR = 20.0  # sc-camvid-c6 measured 23.08 dB on this photo (22.13 on the coded part with synthesis)
 
 
 def test_every_shipped_model_has_an_honest_card():
@@ -42,3 +46,24 @@ def test_gc_models_decode_tiny_images(name):
     img = np.asarray(Image.open(FIXTURES / "urban_176.png").convert("RGB"))[:40, :50]
     out = gc_codec.decompress(gc, unpack(gc_codec.compress(gc, img)))
     assert out.shape == img.shape
+
+
+def test_shipped_sc_model_on_a_real_street_scene():
+    """The CamVid SC model on a CamVid val photo with its ground-truth map: a trained model that codes
+    the latents under its context tables and skips synthesized cells."""
+    models = shipped_models("sc")
+    if not models:
+        pytest.skip("no SC model shipped")
+    sc = sc_codec.load_sc(models[0], torch.device("cpu"))
+    image = np.asarray(Image.open(FIXTURES / "camvid_0016E5_07959.jpg").convert("RGB"))
+    labels = np.asarray(Image.open(FIXTURES / "labelmap_camvid_0016E5_07959.png"))
+    full = unpack(sc_codec.compress(sc, image, labels, []))
+    assert sc.context_tables is not None and full.has_section(sc_codec.SECTION_CONTEXT_LATENTS)
+    assert psnr(sc_codec.decompress(sc, full), image) > PSNR_FLOOR
+    synth = unpack(sc_codec.compress(sc, image, labels, sc_codec.parse_classes("sky,tree,road", sc.class_names)))
+    part = sc_codec.decode_parts(sc, synth)
+    ratio = len(synth.section(sc_codec.SECTION_CONTEXT_LATENTS)) / len(full.section(sc_codec.SECTION_CONTEXT_LATENTS))
+    assert 0 < part.heat.mean() < 0.8 and abs(ratio - part.heat.mean()) < 0.15
+    out = sc_codec.decompress(sc, synth)
+    preserved = sc_codec.preserved_pixels(part.heat, *labels.shape)
+    assert out.shape == image.shape and masked_psnr(out, image, preserved) > PSNR_FLOOR - 1.5
