@@ -93,7 +93,7 @@ def _name(src: Source) -> str:
 
 def cached_latents(model: LoadedGC | sc_codec.LoadedSC, sources: list[Source], max_side: int,
                    cache_dir: str | Path | None, progress: bool = True) -> list[np.ndarray]:
-    """Latents of `paths`; with `cache_dir`, kept in an .npz keyed by the weights' sha256 and max_side.
+    """Latents of `sources`; with `cache_dir`, kept in an .npz keyed by the weights' sha256 and max_side.
 
     The file is reused only if it holds exactly these photo names (encoding 675
     photos on a shared CPU takes many minutes; tables are cheap to relearn).
