@@ -100,7 +100,7 @@ def _check_train_options(kw: dict[str, Any]) -> None:
         if kw[name] < 1:
             raise InputError(f"--{name.replace('_', '-')} must be at least 1, got {kw[name]}")
     for name in ("threads", "lr_warmup", "time_budget", "lr", "mse_weight", "msssim_weight", "gan_weight",
-                 "fm_weight", "rate_weight", "synth_distortion"):
+                 "fm_weight", "rate_weight"):
         if kw[name] < 0:
             raise InputError(f"--{name.replace('_', '-')} must not be negative, got {kw[name]}")
 

@@ -51,6 +51,12 @@ def centre_box(height: int, width: int, fraction: float) -> sc_codec.Box:
     return (width - bw) // 2, (height - bh) // 2, bw, bh
 
 
+def setting_selections(classes: int, sky_tree_road: list[int],
+                       box: sc_codec.Box) -> dict[str, tuple[list[int], list[sc_codec.Box]]]:
+    """(synthesized class ids, preserved boxes) of each setting."""
+    return {"none": ([], []), "sky+tree+road": (sky_tree_road, []), "box": (list(range(classes)), [box])}
+
+
 def camvid_pairs(folder: str | Path) -> list[tuple[Path, Path]]:
     """(image, label) pairs of `folder`/images and `folder`/labels (or of `folder`/val)."""
     root = Path(folder)
@@ -117,8 +123,7 @@ def _evaluate_one(sc: sc_codec.LoadedSC, segmenter: SegNet, gc: gc_codec.LoadedG
     truth = np.where(labels < n_seg, labels, IGNORE).astype(np.uint8)
     seg_orig = segment(segmenter, image)
     box = centre_box(h, w, box_fraction)
-    selections = {"none": ([], []), "sky+tree+road": (sky_tree_road, []),
-                  "box": (list(range(sc.cfg.classes)), [box])}
+    selections = setting_selections(sc.cfg.classes, sky_tree_road, box)
     map_payload = encode_labelmap(labels)
     rec: dict[str, Any] = {"image": img_path.name, "height": h, "width": w, "box_rect": list(box), "_confusion": {}}
     masks: dict[str, np.ndarray] = {}

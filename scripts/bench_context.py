@@ -29,7 +29,7 @@ import torch
 from gcodec.bitstream.container import Container, PayloadKind, pack, unpack
 from gcodec.codec import sc_codec
 from gcodec.codec.context_tables import image_paths, image_symbols, load_labels, load_photo, sc_image_symbols
-from gcodec.codec.eval_sc import SETTINGS, centre_box
+from gcodec.codec.eval_sc import SETTINGS, centre_box, setting_selections
 from gcodec.codec.gc_codec import decode_latents, latent_section, load_gc
 from gcodec.codec.image_io import labelled_pairs
 from gcodec.codec.registry import resolve_model
@@ -63,7 +63,7 @@ def with_and_without_context(name: str, kind: str, ctx_weights: str | None):
 def bench_sc(name: str, ctx_weights: str | None, folder: str) -> None:
     """Static vs context latent bytes of an SC model in each eval-sc setting (real payloads, checked to decode)."""
     static, ctx = with_and_without_context(name, "sc", ctx_weights)
-    synth = [sc_codec.parse_classes("sky,tree,road", ctx.class_names)] + [[], list(range(ctx.cfg.classes))]
+    sky_tree_road = sc_codec.parse_classes("sky,tree,road", ctx.class_names)
     totals = {s: [0, 0] for s in SETTINGS}
     pairs = labelled_pairs(folder)
     for img_path, lab_path in pairs:
@@ -71,7 +71,9 @@ def bench_sc(name: str, ctx_weights: str | None, folder: str) -> None:
         sym = sc_image_symbols(ctx, image, labels)
         h, w = labels.shape
         padded = sc_codec.pad_labels(labels)
-        for setting, ids, boxes in zip(SETTINGS, [[], synth[0], synth[2]], [[], [], [centre_box(h, w, 0.5)]]):
+        selections = setting_selections(ctx.cfg.classes, sky_tree_road, centre_box(h, w, 0.5))
+        for setting in SETTINGS:
+            ids, boxes = selections[setting]
             heat = sc_codec.heatmap(padded, ctx.cfg.classes, ids, boxes)
             for i, model in enumerate((static, ctx)):
                 tag, payload = sc_codec.latent_section(model, sym, heat)
