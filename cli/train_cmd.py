@@ -27,6 +27,8 @@ def _command_line() -> str:
               help="Folder of label maps (same stem, .png): trains a semantic (SC) model.")
 @click.option("--classes", default=12, show_default=True, help="SC: semantic classes (CamVid 11 + void).")
 @click.option("--sem-width", default=8, show_default=True, help="SC: base width of the label-map feature extractor.")
+@click.option("--noise", default=0, show_default=True,
+              help="SC: channels of synthesis noise the generator gets at synthesized cells (texture, not tiles).")
 @click.option("--width", default=20, show_default=True, help="w: base channel count.")
 @click.option("--blocks", default=6, show_default=True, help="Residual blocks in the generator.")
 @click.option("--channels", "-C", default=4, show_default=True, help="Latent channels C (rate).")
@@ -48,6 +50,8 @@ def _command_line() -> str:
 @click.option("--synth-distortion", default=1.0, show_default=True,
               help="SC: weight of synthesized pixels' residual in the distortion losses (1: as coded pixels; "
                    "0: left to the GAN).")
+@click.option("--diversity-weight", default=0.0, show_default=True,
+              help="SC with --noise: weight of the mode-seeking loss that makes synthesized texture use the noise.")
 @click.option("--disc-base", default=64, show_default=True)
 @click.option("--val-count", default=24, show_default=True, help="Images held out of --data for validation.")
 @click.option("--val-every", default=120.0, show_default=True, help="Seconds between validations.")
@@ -58,7 +62,8 @@ def _command_line() -> str:
 @click.option("--seed", default=0, show_default=True)
 @click.option("--init-from", default="", metavar="MODEL",
               help="Start from a shipped model (name or .safetensors path); its card gives the architecture. "
-                   "An SC run (--labels) may start from a GC model: the label-map inputs start at zero weight.")
+                   "An SC run (--labels) may start from a GC model (the label-map inputs start at zero weight) "
+                   "or add --noise channels to an SC model (at zero weight).")
 def train_gc(**kw) -> None:
     """Train a GC model on a folder of images (random crops, flips); with --labels, an SC model."""
     _check_train_options(kw)
@@ -66,14 +71,18 @@ def train_gc(**kw) -> None:
     from ..models.sc import SCConfig
     from ..models.train_gc import GCTrainConfig, train as run
 
-    arch = {k: kw.pop(k) for k in ("width", "blocks", "channels", "levels", "norm", "classes", "sem_width")}
+    arch = {k: kw.pop(k) for k in ("width", "blocks", "channels", "levels", "norm", "classes", "sem_width", "noise")}
     if not kw["labels"]:  # the label-map options belong to SC models only
-        del arch["classes"], arch["sem_width"]
+        del arch["classes"], arch["sem_width"], arch["noise"]
     init_state = None
     if kw["init_from"]:
         init_state, arch, kw["init_from"] = _init_weights(kw["init_from"], "sc" if kw["labels"] else "gc", arch)
     else:
         kw["init_from"] = {}
+    if kw["diversity_weight"] and not arch.get("noise"):
+        from ..bitstream.errors import InputError
+
+        raise InputError("--diversity-weight needs a model with noise channels (--noise)")
     model = SCConfig(**arch) if kw["labels"] else GCConfig(**arch)
     cfg = GCTrainConfig(model=model, command=_command_line(), **kw)
     path = run(cfg, init_state=init_state)
@@ -94,13 +103,14 @@ def _check_train_options(kw: dict[str, Any]) -> None:
                          f"got {crop}")
     if not 0 <= kw["synth_distortion"] <= 1:
         raise InputError(f"--synth-distortion must lie in [0, 1], got {kw['synth_distortion']}")
-    if kw["synth_distortion"] != 1 and not kw["labels"]:
-        raise InputError("--synth-distortion is for SC models (it needs --labels)")
+    for name, unset in (("synth_distortion", 1), ("noise", 0), ("diversity_weight", 0)):
+        if kw[name] != unset and not kw["labels"]:
+            raise InputError(f"--{name.replace('_', '-')} is for SC models (it needs --labels)")
     for name in ("steps", "batch", "val_count"):
         if kw[name] < 1:
             raise InputError(f"--{name.replace('_', '-')} must be at least 1, got {kw[name]}")
-    for name in ("threads", "lr_warmup", "time_budget", "lr", "mse_weight", "msssim_weight", "gan_weight",
-                 "fm_weight", "rate_weight"):
+    for name in ("noise", "threads", "lr_warmup", "time_budget", "lr", "mse_weight", "msssim_weight", "gan_weight",
+                 "fm_weight", "rate_weight", "diversity_weight"):
         if kw[name] < 0:
             raise InputError(f"--{name.replace('_', '-')} must not be negative, got {kw[name]}")
 
@@ -116,14 +126,17 @@ def _init_weights(name: str, kind: str, arch: dict[str, Any]) -> tuple[dict[str,
     from ..codec.registry import resolve_model
 
     ref = resolve_model(name)
-    # an SC run may start from a GC model: it keeps the GC architecture and adds the map inputs
-    widen = kind == "sc" and ref.kind == "gc"
-    if ref.kind != kind and not widen:
+    if ref.kind != kind and not (kind == "sc" and ref.kind == "gc"):
         raise InputError(f"model {ref.name!r} is a {ref.kind or 'unknown'} model; a {kind} run starts from a {kind} "
                          f"model{' or a gc model' if kind == 'sc' else ''}")
     card_arch = dict(ref.card.get("config", {}))
-    if widen:
-        card_arch.update(classes=arch["classes"], sem_width=arch["sem_width"])
+    # An SC run may add inputs to its source model at zero weight: the label-map inputs to a GC
+    # model, noise channels to an SC model with fewer of them.
+    if ref.kind == "gc" and kind == "sc":
+        card_arch.update(classes=arch["classes"], sem_width=arch["sem_width"], noise=arch["noise"])
+    elif kind == "sc" and arch["noise"] > card_arch.get("noise", 0):
+        card_arch["noise"] = arch["noise"]
+    widen = kind == "sc" and card_arch != ref.card.get("config", {})
     ctx = click.get_current_context()
     for k, v in arch.items():
         given = ctx.get_parameter_source(k) != click.core.ParameterSource.DEFAULT
@@ -132,9 +145,9 @@ def _init_weights(name: str, kind: str, arch: dict[str, Any]) -> tuple[dict[str,
     state, card = load_weights(ref.path)
     state = {k: v for k, v in state.items() if not k.startswith("entropy.")}
     if widen:
-        from ..models.sc import SCConfig, sc_state_from_gc
+        from ..models.sc import SCConfig, widen_to_sc
 
-        state = sc_state_from_gc(state, SCConfig(**card_arch))
+        state = widen_to_sc(state, SCConfig(**card_arch))
     earlier = card.get("training", {})
     lineage = {"weights": str(ref.path), "name": ref.name, "sha256": card.get("sha256"),
                "steps": earlier.get("total_steps", earlier.get("steps")),

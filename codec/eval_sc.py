@@ -13,6 +13,11 @@ same pixels as the reference "GC quality at the same latent bits".
 MS-SSIM on preserved pixels is only defined where those pixels form a full rectangle of at
 least 161 px per side (whole image, or the preserved box): then it is MS-SSIM of that crop;
 elsewhere it is null and left out of the mean (the count is reported).
+
+On the synthesized pixels, where PSNR means little, two measures of the texture drawn there:
+texture retention (EVAL.md's E(decoded) / E(original) over those pixels) and tile repetition
+(metrics.tile_repetition: near 1 for a pattern repeating every 16 pixels, near 0 for the
+original photos' texture).
 """
 
 from __future__ import annotations
@@ -35,7 +40,7 @@ from ..models.segnet import SegNet
 from ..models.train_seg_data import CAMVID_CLASSES, IGNORE
 from . import gc_codec, sc_codec
 from .image_io import labelled_pairs
-from .metrics import ms_ssim, ms_ssim_reason, psnr
+from .metrics import ms_ssim, ms_ssim_reason, psnr, texture_retention, tile_repetition
 from .segment import segment
 
 SETTINGS = ("none", "sky+tree+road", "box")
@@ -91,6 +96,17 @@ def preserved_ms_ssim(a: np.ndarray, b: np.ndarray, mask: np.ndarray) -> float |
         return None
     y0, y1, x0, x1 = r
     return ms_ssim(np.ascontiguousarray(a[y0:y1, x0:x1]), np.ascontiguousarray(b[y0:y1, x0:x1]))
+
+
+def _finite(v: float) -> float | None:
+    return v if math.isfinite(v) else None
+
+
+def synthesis_measures(decoded: np.ndarray, image: np.ndarray, preserved: np.ndarray) -> dict[str, float | None]:
+    """Texture retention and tile repetition on the synthesized (not preserved) pixels."""
+    synth = ~preserved
+    return {"texture_synth": _finite(texture_retention(decoded, image, synth)),
+            "tile_repeat_synth": _finite(tile_repetition(decoded, synth))}
 
 
 def _mean(values: list[float | None]) -> tuple[float | None, int]:
@@ -150,6 +166,8 @@ def _evaluate_one(sc: sc_codec.LoadedSC, segmenter: SegNet, gc: gc_codec.LoadedG
             # the no-synthesis decode on the same pixels: what preservation costs
             "psnr_preserved_by_none": masked_psnr(decoded["none"], image, mask),
             "ms_ssim_preserved_by_none": preserved_ms_ssim(decoded["none"], image, mask),
+            **synthesis_measures(out, image, mask),
+            "tile_repeat_synth_original": _finite(tile_repetition(image, ~mask)),
         }
     for s in SETTINGS[1:]:
         rec[s]["latent_bytes_vs_none"] = rec[s]["latent_bytes"] / max(1, rec["none"]["latent_bytes"])
@@ -160,7 +178,8 @@ def _evaluate_one(sc: sc_codec.LoadedSC, segmenter: SegNet, gc: gc_codec.LoadedG
         rec["gc"] = {"bytes": len(data), "bpp": 8 * len(data) / (h * w), "psnr": psnr(out, image),
                      "ms_ssim": ms_ssim(out, image),
                      **{f"psnr_preserved_{s}": masked_psnr(out, image, masks[s]) for s in SETTINGS},
-                     **{f"ms_ssim_preserved_{s}": preserved_ms_ssim(out, image, masks[s]) for s in SETTINGS}}
+                     **{f"ms_ssim_preserved_{s}": preserved_ms_ssim(out, image, masks[s]) for s in SETTINGS},
+                     **{f"{k}_{s}": v for s in SETTINGS[1:] for k, v in synthesis_measures(out, image, masks[s]).items()}}
     return rec, decoded
 
 
@@ -178,7 +197,7 @@ def evaluate_sc(sc: sc_codec.LoadedSC, segmenter: SegNet, folder: str | Path, bo
               for s in SETTINGS + (("gc",) if gc else ())}
     key = {"model": sc.ref.name, "digest": sc.ref.digest.hex(), "box_fraction": box_fraction,
            "gc": gc.ref.name if gc else None, "seg": getattr(segmenter, "card", {}).get("sha256"),
-           "refine": refine_steps}
+           "refine": refine_steps, "measures": 2}  # bump when a record gains a measure
     records: list[dict[str, Any]] = []
     figure: dict[str, Any] = {}
     fig_stem = figure_stem or pairs[0][0].stem
@@ -211,7 +230,8 @@ def summarize(records: list[dict[str, Any]], meters: dict[str, dict[str, Confusi
     names = list(CAMVID_CLASSES)
     out: dict[str, Any] = {}
     keys = ("bpp", "bpp_map", "bpp_latents", "coded_cell_fraction", "psnr", "ms_ssim", "psnr_preserved",
-            "ms_ssim_preserved", "psnr_preserved_by_none", "ms_ssim_preserved_by_none", "latent_bytes_vs_none")
+            "ms_ssim_preserved", "psnr_preserved_by_none", "ms_ssim_preserved_by_none", "latent_bytes_vs_none",
+            "texture_synth", "tile_repeat_synth", "tile_repeat_synth_original")
     for s in SETTINGS:
         row: dict[str, Any] = {}
         for k in keys:
@@ -223,6 +243,9 @@ def summarize(records: list[dict[str, Any]], meters: dict[str, dict[str, Confusi
             row["gc_psnr_preserved"], _ = _mean([r["gc"][f"psnr_preserved_{s}"] for r in records])
             row["gc_ms_ssim_preserved"], row["gc_ms_ssim_preserved_n"] = _mean(
                 [r["gc"][f"ms_ssim_preserved_{s}"] for r in records])
+            for k in ("texture_synth", "tile_repeat_synth"):
+                if f"{k}_{s}" in records[0]["gc"]:
+                    row[f"gc_{k}"], _ = _mean([r["gc"][f"{k}_{s}"] for r in records])
         out[s] = row
     if gc_name:
         g = {k: _mean([r["gc"][k] for r in records])[0] for k in ("bpp", "psnr", "ms_ssim")}
@@ -261,6 +284,12 @@ def format_table(result: dict[str, Any]) -> str:
                  "decode on those pixels; mIoU-orig = seg(decoded) vs seg(original); mIoU-gt vs ground truth")
     lines.append("MS-SSIM-p is defined where the preserved pixels form a rectangle >= 161 px a side: "
                  + ", ".join(f"{n} {s[n]['ms_ssim_preserved_n']}/{result['n_images']}" for n in SETTINGS))
+    lines.append("synthesized pixels: " + "; ".join(
+        f"{n} texture {_f(s[n]['texture_synth'], '.3f')}"
+        + (f" (gc {_f(s[n]['gc_texture_synth'], '.3f')})" if "gc_texture_synth" in s[n] else "")
+        + f", tile repetition {_f(s[n]['tile_repeat_synth'], '.3f')} (original {_f(s[n]['tile_repeat_synth_original'], '.3f')}"
+        + (f", gc {_f(s[n]['gc_tile_repeat_synth'], '.3f')}" if "gc_tile_repeat_synth" in s[n] else "") + ")"
+        for n in SETTINGS[1:]))
     lines.append("latent bytes relative to no synthesis: " + ", ".join(
         f"{n} {s[n]['latent_bytes_vs_none']:.3f} (coded cells {s[n]['coded_cell_fraction']:.3f})" for n in SETTINGS[1:]))
     return "\n".join(lines)

@@ -35,34 +35,45 @@ def integer_tables(logits: torch.Tensor) -> torch.Tensor:
     return torch.from_numpy(quantize_pmf(pmf, PRECISION).astype(np.int32))
 
 
-def _read_run(run_dir: Path) -> tuple[GCTrainConfig, dict[str, torch.Tensor], list[dict[str, Any]]]:
+def _read_run(run_dir: Path) -> tuple[GCTrainConfig, dict[str, torch.Tensor], list[dict[str, Any]], dict[str, float]]:
+    """(config, model weights, validation log, {"step", "elapsed"} of a checkpoint's weights or {})."""
     cfg_path = run_dir / "config.json"
     if not cfg_path.is_file():
         raise InputError(f"{run_dir} is not a gcodec training run (no config.json)")
     cfg = GCTrainConfig.from_dict(json.loads(cfg_path.read_text()))
+    at: dict[str, float] = {}
     if (run_dir / "model.safetensors").is_file():
         state = load_file(str(run_dir / "model.safetensors"))
     elif (run_dir / "checkpoint.pt").is_file():
         # our own training state; weights_only refuses arbitrary pickled objects
-        state = torch.load(run_dir / "checkpoint.pt", map_location="cpu", weights_only=True)["model"]
+        ckpt = torch.load(run_dir / "checkpoint.pt", map_location="cpu", weights_only=True)
+        state, at = ckpt["model"], {"step": int(ckpt["step"]), "elapsed": round(float(ckpt["elapsed"]), 1)}
     else:
         raise InputError(f"{run_dir} has neither checkpoint.pt nor model.safetensors")
     log_path = run_dir / "log.jsonl"
     log = [json.loads(line) for line in log_path.read_text().splitlines() if line.strip()] if log_path.is_file() else []
-    return cfg, state, log
+    return cfg, state, log, at
 
 
 def export_run(run_dir: str | Path, out_path: str | Path, name: str, data_note: str = "",
                trained_on: str = "") -> dict[str, Any]:
-    """Write `out_path` (.safetensors) and its card; returns the card."""
+    """Write `out_path` (.safetensors) and its card; returns the card.
+
+    The card's steps and wall time are those of the exported weights: a checkpoint taken
+    mid-run may be newer than the last validation (then "validation" is that earlier one,
+    at "validation_step") or older than a log copied later (later lines are left out).
+    """
     run_dir = Path(run_dir)
-    cfg, state, log = _read_run(run_dir)
+    cfg, state, log, at = _read_run(run_dir)
+    if at:
+        log = [r for r in log if r.get("step", 0) <= at["step"]]
     model = SCModel(cfg.model) if cfg.semantic else GCModel(cfg.model)
     model.load_state_dict({k: v.float() for k, v in state.items()})
     tensors = {k: (v.half() if v.is_floating_point() and v.ndim > 1 else v.float())
                for k, v in model.state_dict().items()}
     tensors[TABLES_KEY] = integer_tables(model.prior.logits)
     final = log[-1] if log else {}
+    steps, elapsed = at.get("step", final.get("step")), at.get("elapsed", final.get("elapsed"))
     card = {
         "name": name,
         "kind": "sc" if cfg.semantic else "gc",
@@ -74,15 +85,16 @@ def export_run(run_dir: str | Path, out_path: str | Path, name: str, data_note: 
             "command": cfg.command,
             "data": data_note or cfg.data,
             "labels": cfg.labels or None,
-            "steps": final.get("step"),
-            "wall_seconds": final.get("elapsed"),
+            "steps": steps,
+            "wall_seconds": elapsed,
             # runs started from earlier weights (`--init-from`) add up their training
-            "total_steps": (final.get("step") or 0) + (cfg.init_from.get("steps") or 0),
-            "total_wall_seconds": round((final.get("elapsed") or 0) + (cfg.init_from.get("wall_seconds") or 0), 1),
+            "total_steps": (steps or 0) + (cfg.init_from.get("steps") or 0),
+            "total_wall_seconds": round((elapsed or 0) + (cfg.init_from.get("wall_seconds") or 0), 1),
             "hardware": trained_on or None,
             "config": {k: v for k, v in cfg.to_dict().items() if k not in ("model", "command")},
         },
         "validation": {k: final[k] for k in ("val_psnr", "val_msssim", "val_bpp_ideal") if k in final},
+        "validation_step": final.get("step"),
         "validation_note": f"{cfg.val_count} images held out of the training folder (by name hash), "
                            "centre crops of at most 384x384; bpp is the ideal -log2 p under the learned prior",
         "log": log,

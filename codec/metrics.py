@@ -68,22 +68,46 @@ def ms_ssim(a: np.ndarray, b: np.ndarray) -> float:
         return float(_ms_ssim(ta, tb, data_range=255, size_average=True))
 
 
-def texture_energy(x: np.ndarray) -> float:
-    """E(x) = mean of (gray(x) - GaussianBlur_1.5(gray(x)))^2, with PIL's convert('L') and GaussianBlur."""
+def high_pass(x: np.ndarray) -> np.ndarray:
+    """gray(x) - GaussianBlur_1.5(gray(x)) as float64 (H, W), with PIL's convert('L') and GaussianBlur."""
     x = _check_rgb(x, "image")
     gray_img = Image.fromarray(x, "RGB").convert("L")
     blurred = np.asarray(gray_img.filter(ImageFilter.GaussianBlur(TEXTURE_BLUR_SIGMA)), dtype=np.float64)
-    gray = np.asarray(gray_img, dtype=np.float64)
-    return float(np.mean((gray - blurred) ** 2))
+    return np.asarray(gray_img, dtype=np.float64) - blurred
 
 
-def texture_retention(decoded: np.ndarray, original: np.ndarray) -> float:
-    """E(decoded) / E(original): 1.0 keeps all fine detail, blur pushes it toward 0; nan if E(original) is 0."""
+def texture_energy(x: np.ndarray, mask: np.ndarray | None = None) -> float:
+    """E(x) = mean of high_pass(x)^2, over the pixels where `mask` holds (all when None); nan for an empty mask."""
+    hp = high_pass(x)
+    if mask is not None:
+        hp = hp[mask]
+    return float(np.mean(hp**2)) if hp.size else math.nan
+
+
+def texture_retention(decoded: np.ndarray, original: np.ndarray, mask: np.ndarray | None = None) -> float:
+    """E(decoded) / E(original) (over `mask`): 1.0 keeps all fine detail, blur pushes it toward 0;
+    nan if E(original) is 0 or the mask is empty."""
     decoded, original = _check_pair(decoded, original)
-    e_orig = texture_energy(original)
-    if e_orig == 0.0:
+    e_orig = texture_energy(original, mask)
+    if not e_orig > 0.0:
         return math.nan
-    return texture_energy(decoded) / e_orig
+    return texture_energy(decoded, mask) / e_orig
+
+
+def tile_repetition(x: np.ndarray, mask: np.ndarray, period: int = 16) -> float:
+    """Correlation of the high-pass image with itself shifted by `period` pixels (across and down,
+    pooled), over pixel pairs both inside `mask`: near 1 for a pattern that repeats every `period`
+    pixels (what a generator fed a constant input draws), near 0 for natural texture; nan when
+    no pair or no energy."""
+    hp = high_pass(x)
+    num = den_a = den_b = 0.0
+    for a, b, ma, mb in ((hp[:, :-period], hp[:, period:], mask[:, :-period], mask[:, period:]),
+                         (hp[:-period], hp[period:], mask[:-period], mask[period:])):
+        both = ma & mb
+        num += float(np.sum(a[both] * b[both]))
+        den_a += float(np.sum(a[both] ** 2))
+        den_b += float(np.sum(b[both] ** 2))
+    return num / math.sqrt(den_a * den_b) if den_a > 0 and den_b > 0 else math.nan
 
 
 def bpp(num_bytes: int, h: int, w: int) -> float:

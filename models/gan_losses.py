@@ -26,3 +26,15 @@ def feature_matching_loss(real: list[list[torch.Tensor]], fake: list[list[torch.
             total = total + F.l1_loss(f.float(), r.detach().float())
             count += 1
     return total / max(count, 1)
+
+
+def mode_seeking_loss(a: torch.Tensor, b: torch.Tensor, synthesized: torch.Tensor, eps: float = 1e-5) -> torch.Tensor:
+    """1 / (mean |a - b| over synthesized pixels): two images generated from the same code with
+    different noise (MSGAN, Mao et al. 2019; the +-1 noise differs by 1 per channel on average).
+    Minimizing it makes a conditional generator use its noise, which otherwise learns to ignore
+    it (pix2pix). synthesized: (N, 1, H, W) 1 where a pixel is synthesized; 0 when none is."""
+    m = synthesized.float()
+    if m.sum() == 0:
+        return a.new_zeros(())
+    diff = ((a.float() - b.float()).abs().mean(1, keepdim=True) * m).sum() / m.sum()
+    return 1 / (diff + eps)

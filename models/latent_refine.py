@@ -91,6 +91,6 @@ def refine_sc_symbols(model: SCModel, x: torch.Tensor, labels: torch.Tensor, hea
         semantics = model.semantics(s)
 
     def generate(y_hat: torch.Tensor) -> torch.Tensor:
-        return model.generator(torch.cat([y_hat * heat, semantics], 1))[..., :height, :width]
+        return model.generate(y_hat, semantics, heat)[..., :height, :width]
 
     return refine_latents(y0, model.quantizer, generate, x[..., :height, :width], steps, lr, progress)

@@ -7,6 +7,13 @@ latent costs no bits and the generator synthesizes from the semantics alone.
 
 We keep the GC encoder's /16 downsampling (the paper's SC encoder uses /8) so a
 semantic model reaches the same extreme rates as the GC models.
+
+Synthesis noise (beyond the paper): with `noise` > 0 the generator also gets that many
+channels of +-1 noise at synthesized cells (0 at coded ones). Without it a region of
+one class feeds the generator a constant input, and a convolutional generator can then
+only paint a pattern repeating every 16 pixels (the coloured checkerboard our first SC
+models drew). Training draws fresh noise each step; decoding uses one fixed field from
+a seeded CPU generator, so every machine decodes the same image and nothing is stored.
 """
 
 from __future__ import annotations
@@ -31,6 +38,7 @@ class SCConfig:
     norm: str = "channel"
     classes: int = 12  # semantic classes seen by the model (CamVid: 11 + void)
     sem_width: int = 8  # F's base width; it outputs 16 * sem_width channels at 1/16
+    noise: int = 0  # channels of synthesis noise fed to the generator at synthesized cells
 
     def gc(self) -> GCConfig:
         return GCConfig(self.width, self.blocks, self.channels, self.levels, self.norm)
@@ -82,6 +90,21 @@ def synthesis_heatmap(labels: torch.Tensor, synthesized: torch.Tensor) -> torch.
     return (counts * 2 <= STRIDE * STRIDE).to(torch.float32).unsqueeze(1)
 
 
+NOISE_SEED = 20191027  # the decoder's synthesis noise field; changing it changes decoded images
+
+
+def random_noise(heat: torch.Tensor, channels: int, gen: torch.Generator | None = None) -> torch.Tensor:
+    """(N, channels, h, w) of +-1 for heat (N, 1, h, w); fresh draws from `gen` (CPU), or the
+    decoder's fixed field when gen is None. Zero where heat is 1 (coded cells)."""
+    n, _, h, w = heat.shape
+    if gen is None:
+        gen = torch.Generator().manual_seed(NOISE_SEED)
+        signs = torch.randint(0, 2, (1, channels, h, w), generator=gen).expand(n, -1, -1, -1)
+    else:
+        signs = torch.randint(0, 2, (n, channels, h, w), generator=gen)
+    return (signs.to(heat.device, heat.dtype) * 2 - 1) * (1 - heat)
+
+
 class SCModel(nn.Module):
     def __init__(self, cfg: SCConfig) -> None:
         super().__init__()
@@ -91,14 +114,29 @@ class SCModel(nn.Module):
         self.quantizer = Quantizer(cfg.levels)
         self.prior = LatentPrior(cfg.channels, cfg.levels)
         self.semantics = SemanticFeatures(cfg.classes, cfg.sem_width, cfg.norm)
-        self.generator = Generator(gcfg, extra_in=16 * cfg.sem_width)
+        self.generator = Generator(gcfg, extra_in=16 * cfg.sem_width + cfg.noise)
 
-    def forward(self, x: torch.Tensor, labels: torch.Tensor, heat: torch.Tensor) -> dict[str, torch.Tensor]:
+    def generate(self, w_hat: torch.Tensor, features: torch.Tensor, heat: torch.Tensor,
+                 noise: torch.Tensor | None = None) -> torch.Tensor:
+        """Image from quantized latents, F's features and the heatmap (noise: the decoder's
+        fixed field unless given)."""
+        parts = [w_hat * heat, features]
+        if self.cfg.noise:
+            parts.append(random_noise(heat, self.cfg.noise) if noise is None else noise)
+        return self.generator(torch.cat(parts, 1))
+
+    def forward(self, x: torch.Tensor, labels: torch.Tensor, heat: torch.Tensor, noise: torch.Tensor | None = None,
+                other_noise: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+        """other_noise: also generate from the same code with this noise ("x_hat_other")."""
         s = one_hot(labels, self.cfg.classes)
         w = self.encoder(torch.cat([x, s], 1))
         w_hat, symbols, soft = self.quantizer(w)
-        x_hat = self.generator(torch.cat([w_hat * heat, self.semantics(s)], 1))
-        return {"x_hat": x_hat, "symbols": symbols, "soft_assign": soft, "heat": heat}
+        features = self.semantics(s)
+        out = {"x_hat": self.generate(w_hat, features, heat, noise), "symbols": symbols, "soft_assign": soft,
+               "heat": heat}
+        if other_noise is not None:
+            out["x_hat_other"] = self.generate(w_hat, features, heat, other_noise)
+        return out
 
     @torch.no_grad()
     def encode_symbols(self, x: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
@@ -108,8 +146,7 @@ class SCModel(nn.Module):
     @torch.no_grad()
     def decode_symbols(self, symbols: torch.Tensor, labels: torch.Tensor, heat: torch.Tensor) -> torch.Tensor:
         s = one_hot(labels, self.cfg.classes)
-        w_hat = self.quantizer.dequantize(symbols) * heat
-        return self.generator(torch.cat([w_hat, self.semantics(s)], 1))
+        return self.generate(self.quantizer.dequantize(symbols), self.semantics(s), heat)
 
 
 def random_heatmaps(labels: torch.Tensor, classes: int, gen: torch.Generator) -> torch.Tensor:
@@ -137,35 +174,35 @@ def random_heatmaps(labels: torch.Tensor, classes: int, gen: torch.Generator) ->
     return torch.cat(heats).to(labels.device)
 
 
-def sc_state_from_gc(gc_state: dict[str, torch.Tensor], cfg: SCConfig) -> dict[str, torch.Tensor]:
-    """An SC model's weights that start as the GC model `gc_state` exactly.
+def widen_to_sc(state: dict[str, torch.Tensor], cfg: SCConfig) -> dict[str, torch.Tensor]:
+    """An SC model's weights that start as the model `state` (GC, or SC with fewer noise channels) exactly.
 
-    The two inputs SC adds, the one-hot map into the encoder's first convolution and
-    F's features into the generator's first convolution, get zero weights, so with an
-    all-ones heatmap the SC model reproduces the GC model's latents and images; F keeps
-    its random initialisation and learns once training moves those zero weights (as
-    ControlNet's zero convolutions do). `gc_state` must match cfg's width, blocks,
-    channels and levels.
+    The inputs SC adds, the one-hot map into the encoder's first convolution, F's
+    features and the noise channels into the generator's first convolution, get zero
+    weights, so with an all-ones heatmap the SC model reproduces the source model's
+    latents and images; F keeps its random initialisation (when the source is GC) and
+    learns once training moves those zero weights (as ControlNet's zero convolutions do).
+    `state` must match cfg's width, blocks, channels and levels.
     """
     model = SCModel(cfg)
-    state = model.state_dict()
-    for name, tensor in gc_state.items():
-        if name not in state:
-            raise ValueError(f"GC weight {name!r} has no place in an SC model")
-        target = state[name]
+    target_state = model.state_dict()
+    for name, tensor in state.items():
+        if name not in target_state:
+            raise ValueError(f"weight {name!r} has no place in an SC model")
+        target = target_state[name]
         if name in ("encoder.net.0.0.weight", "generator.head.0.weight"):
-            # GC's input channels come first in both concatenations (image then map; latent then F)
+            # the source's input channels come first in both concatenations (image, map; latent, F, noise)
             if target.shape[0] != tensor.shape[0] or target.shape[2:] != tensor.shape[2:] \
                     or target.shape[1] < tensor.shape[1]:
-                raise ValueError(f"GC weight {name!r} {tuple(tensor.shape)} does not fit {tuple(target.shape)}")
+                raise ValueError(f"weight {name!r} {tuple(tensor.shape)} does not fit {tuple(target.shape)}")
             widened = torch.zeros_like(target)
             widened[:, : tensor.shape[1]] = tensor.float()
-            state[name] = widened
+            target_state[name] = widened
         elif target.shape != tensor.shape:
-            raise ValueError(f"GC weight {name!r} {tuple(tensor.shape)} does not fit {tuple(target.shape)}")
+            raise ValueError(f"weight {name!r} {tuple(tensor.shape)} does not fit {tuple(target.shape)}")
         else:
-            state[name] = tensor.float()
-    missing = [n for n in state if n not in gc_state and not n.startswith("semantics.")]
+            target_state[name] = tensor.float()
+    missing = [n for n in target_state if n not in state and not n.startswith("semantics.")]
     if missing:
-        raise ValueError(f"GC weights lack {missing[:3]}")
-    return state
+        raise ValueError(f"the source weights lack {missing[:3]}")
+    return target_state

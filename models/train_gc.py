@@ -29,10 +29,10 @@ from pytorch_msssim import ms_ssim
 from tqdm import tqdm
 
 from .discriminator import MultiScaleDiscriminator
-from .gan_losses import feature_matching_loss, lsgan_d_loss, lsgan_g_loss
+from .gan_losses import feature_matching_loss, lsgan_d_loss, lsgan_g_loss, mode_seeking_loss
 from .gc import GCConfig, GCModel
 from .image_bank import ImageBank, list_images, load_label, load_uint8, pair_labels, split_train_val
-from .sc import SCConfig, SCModel, one_hot, random_heatmaps
+from .sc import SCConfig, SCModel, one_hot, random_heatmaps, random_noise
 
 
 @dataclass
@@ -61,6 +61,8 @@ class GCTrainConfig:
     # 1 treats them like coded pixels; lower leaves their texture to the GAN and stops them pulling
     # the shared generator toward the blurry mean at the expense of the coded regions.
     synth_distortion: float = 1.0
+    # SC with noise: weight of the mode-seeking term that makes synthesized pixels depend on the noise
+    diversity_weight: float = 0.0
     disc_base: int = 64
     val_count: int = 24
     val_every: float = 120.0  # seconds
@@ -236,7 +238,9 @@ class _Run:
                 out = self.model(x)
             else:
                 heat = random_heatmaps(labels, cfg.model.classes, self.gen)
-                out = self.model(x, labels, heat)
+                noise = random_noise(heat, cfg.model.noise, self.gen) if cfg.model.noise else None
+                other = random_noise(heat, cfg.model.noise, self.gen) if cfg.diversity_weight > 0 else None
+                out = self.model(x, labels, heat, noise, other)
             x_hat = out["x_hat"].float()
             x_dist = x_hat if labels is None else distortion_target(x_hat, x, out["heat"], cfg.synth_distortion)
             pixels = x.shape[0] * x.shape[2] * x.shape[3]
@@ -254,6 +258,11 @@ class _Run:
                     m = ms_ssim((x_dist + 1) / 2, (x + 1) / 2, data_range=1.0)
                 loss = loss + cfg.msssim_weight * (1 - m)
                 logs["msssim"] = m.item()
+            if "x_hat_other" in out:
+                synthesized = 1 - F.interpolate(out["heat"], scale_factor=x.shape[-1] // out["heat"].shape[-1])
+                div = mode_seeking_loss(x_hat, out["x_hat_other"], synthesized)
+                loss = loss + cfg.diversity_weight * div
+                logs["div"] = div.item()
             if gan_on:
                 fake = self.disc(self._disc_input(x_hat, labels))
                 with torch.no_grad():

@@ -3,7 +3,7 @@ import torch
 from gcodec.models.gc import GCConfig, GCModel, Quantizer, pad_to_multiple
 import pytest
 
-from gcodec.models.sc import SCConfig, SCModel, sc_state_from_gc, synthesis_heatmap
+from gcodec.models.sc import NOISE_SEED, SCConfig, SCModel, random_noise, synthesis_heatmap, widen_to_sc
 
 TINY = GCConfig(width=4, blocks=1, channels=3)
 
@@ -69,7 +69,7 @@ def test_sc_started_from_gc_weights_is_that_gc_model_until_it_trains():
         p.data.normal_(0, 0.3)
     cfg = SCConfig(width=4, blocks=1, channels=3, classes=5, sem_width=2)
     sc = SCModel(cfg).eval()
-    sc.load_state_dict(sc_state_from_gc(gc.state_dict(), cfg))
+    sc.load_state_dict(widen_to_sc(gc.state_dict(), cfg))
     x = torch.rand(2, 3, 48, 64) * 2 - 1
     labels = torch.randint(0, 5, (2, 48, 64))
     symbols = gc.encode_symbols(x)
@@ -85,7 +85,63 @@ def test_sc_started_from_gc_weights_is_that_gc_model_until_it_trains():
 def test_sc_from_gc_refuses_weights_of_another_shape():
     state = GCModel(TINY).state_dict()
     with pytest.raises(ValueError, match="does not fit"):
-        sc_state_from_gc(state, SCConfig(width=8, blocks=1, channels=3, classes=5, sem_width=2))
+        widen_to_sc(state, SCConfig(width=8, blocks=1, channels=3, classes=5, sem_width=2))
     with pytest.raises(ValueError, match="lack"):
-        sc_state_from_gc({k: v for k, v in state.items() if not k.startswith("generator.tail")},
+        widen_to_sc({k: v for k, v in state.items() if not k.startswith("generator.tail")},
                          SCConfig(width=4, blocks=1, channels=3, classes=5, sem_width=2))
+
+
+def test_synthesis_noise_is_fixed_for_decoding_fresh_for_training_and_zero_on_coded_cells():
+    heat = torch.ones(2, 1, 3, 5)
+    heat[:, :, 1:, 2:] = 0
+    fixed = random_noise(heat, 4)
+    assert torch.equal(fixed, random_noise(heat, 4)) and torch.equal(fixed[0], fixed[1])
+    assert torch.all(fixed[:, :, heat[0, 0] == 1] == 0) and torch.all(fixed[:, :, heat[0, 0] == 0].abs() == 1)
+    drawn = random_noise(heat, 4, torch.Generator().manual_seed(NOISE_SEED + 1))
+    assert not torch.equal(drawn, fixed) and torch.all(drawn[:, :, heat[0, 0] == 0].abs() == 1)
+
+
+def _constant_scene(cfg: SCConfig) -> torch.Tensor:
+    """Decode of a one-class 128x128 map with every cell synthesized, noise weights made non-zero."""
+    torch.manual_seed(0)
+    m = SCModel(cfg).eval()
+    if cfg.noise:
+        m.generator.head[0].weight.data[:, -cfg.noise:].normal_(0, 0.3)
+    labels = torch.zeros(1, 128, 128, dtype=torch.long)
+    return m.decode_symbols(torch.zeros(1, cfg.channels, 8, 8, dtype=torch.long), labels, torch.zeros(1, 1, 8, 8))
+
+
+def test_without_noise_a_synthesized_region_repeats_every_16_pixels_and_noise_breaks_it():
+    tiled = _constant_scene(SCConfig(width=4, blocks=1, channels=2, classes=3, sem_width=2))
+    inner = tiled[..., 48:80, 48:80]  # away from the reflect-padded borders
+    assert torch.allclose(inner[..., :, 16:], inner[..., :, :-16], atol=1e-5)
+    noisy = _constant_scene(SCConfig(width=4, blocks=1, channels=2, classes=3, sem_width=2, noise=3))
+    inner = noisy[..., 48:80, 48:80]
+    assert (inner[..., :, 16:] - inner[..., :, :-16]).abs().mean() > 1e-2
+
+
+def test_noise_channels_added_to_an_sc_model_start_at_zero_weight():
+    torch.manual_seed(0)
+    cfg = SCConfig(width=4, blocks=1, channels=3, classes=5, sem_width=2)
+    src = SCModel(cfg).eval()
+    noisy_cfg = SCConfig(width=4, blocks=1, channels=3, classes=5, sem_width=2, noise=2)
+    noisy = SCModel(noisy_cfg).eval()
+    noisy.load_state_dict(widen_to_sc(src.state_dict(), noisy_cfg))
+    labels = torch.randint(0, 5, (1, 48, 64))
+    symbols = torch.randint(0, 5, (1, 3, 3, 4))
+    heat = (torch.rand(1, 1, 3, 4) < 0.5).float()
+    assert torch.allclose(noisy.decode_symbols(symbols, labels, heat), src.decode_symbols(symbols, labels, heat),
+                          atol=1e-6)
+
+
+def test_mode_seeking_loss_counts_only_synthesized_pixels():
+    from gcodec.models.gan_losses import mode_seeking_loss
+
+    a = torch.zeros(1, 3, 4, 4)
+    b = a.clone()
+    b[..., :, :2] = 0.5  # differs on the left half only
+    left = torch.zeros(1, 1, 4, 4)
+    left[..., :, :2] = 1
+    assert mode_seeking_loss(a, b, left).item() == pytest.approx(2.0, rel=1e-3)
+    assert mode_seeking_loss(a, b, 1 - left).item() > 1e4  # identical where synthesized: huge
+    assert mode_seeking_loss(a, b, torch.zeros(1, 1, 4, 4)).item() == 0

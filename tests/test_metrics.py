@@ -15,6 +15,7 @@ from gcodec.codec.metrics import (
     psnr,
     texture_energy,
     texture_retention,
+    tile_repetition,
 )
 
 
@@ -84,6 +85,33 @@ def test_texture_retention_blur_below_one_identity_one() -> None:
     assert texture_retention(x, x) == pytest.approx(1.0)
     r = texture_retention(blurred, x)
     assert 0.0 <= r < 0.5
+
+
+def test_texture_retention_inside_a_mask_sees_only_those_pixels() -> None:
+    x = smooth_image(64, 64, seed=4)
+    y = x.copy()
+    left = np.zeros((64, 64), bool)
+    left[:, :24] = True
+    y[:, 32:] = np.asarray(Image.fromarray(x).filter(ImageFilter.GaussianBlur(2.0)))[:, 32:]  # blur the right
+    assert texture_retention(y, x, left) == pytest.approx(1.0)
+    assert texture_retention(y, x, ~left) < 0.7
+    assert math.isnan(texture_retention(y, x, np.zeros((64, 64), bool)))
+
+
+def test_tile_repetition_tells_a_repeated_tile_from_texture() -> None:
+    rng = np.random.default_rng(0)
+    tile = rng.integers(0, 256, (16, 16, 3), dtype=np.uint8)
+    tiled = np.tile(tile, (6, 6, 1))
+    textured = rng.integers(0, 256, (96, 96, 3), dtype=np.uint8)
+    everywhere = np.ones((96, 96), bool)
+    assert tile_repetition(tiled, everywhere) > 0.8  # not 1: PIL's blur sees the image's edges
+    assert abs(tile_repetition(textured, everywhere)) < 0.1
+    # only pairs inside the mask count: the tiled half alone repeats, the textured half alone does not
+    half = np.concatenate([tiled[:, :48], textured[:, 48:]], axis=1)
+    left = np.zeros((96, 96), bool)
+    left[:, :40] = True
+    assert tile_repetition(half, left) > 0.8 > 0.1 > abs(tile_repetition(half, ~left))
+    assert math.isnan(tile_repetition(tiled, np.zeros((96, 96), bool)))
 
 
 def test_bpp() -> None:

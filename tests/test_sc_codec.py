@@ -420,7 +420,10 @@ def test_cli_eval_sc(weights, tmp_path, photo, labels):
     assert s["none"]["bpp_map"] == s["box"]["bpp_map"] > 0
     assert s["none"]["psnr_preserved"] == pytest.approx(s["none"]["psnr"])
     assert s["box"]["ms_ssim_preserved_n"] == 2 and 0 <= s["box"]["miou_vs_original"] <= 1
-    assert "sky+tree+road" in r.stdout
+    # synthesized pixels get texture measures (none in the no-synthesis setting), GC's on the same pixels
+    assert s["none"]["texture_synth"] is None and s["box"]["texture_synth"] > 0
+    assert -1 <= s["box"]["tile_repeat_synth"] <= 1 and -1 <= s["box"]["gc_tile_repeat_synth"] <= 1
+    assert "sky+tree+road" in r.stdout and "tile repetition" in r.stdout
     # a resumed run reuses the cached per-image records and reports the same numbers
     args = ["eval-sc", "--data", data, "-m", "tiny-sc", "--seg-model", "tiny-seg", "--gc-model", "tiny",
             "--box-fraction", "0.75", "--resume", "--figure-image", "im0"]

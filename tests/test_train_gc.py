@@ -58,6 +58,23 @@ def test_train_resume_export_and_code(tmp_path, monkeypatch):
     assert gc_codec.decompress(gc, unpack(gc_codec.compress(gc, img))).shape == img.shape
 
 
+def test_export_of_a_mid_run_checkpoint_describes_those_weights(tmp_path):
+    data = _data(tmp_path)
+    train(_cfg(tmp_path, data, 3, model=GCConfig(width=4, blocks=1, channels=2)), progress=False)
+    run = tmp_path / "run"
+    ckpt = torch.load(run / "checkpoint.pt", weights_only=True)
+    log = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
+    # a checkpoint two steps past the last validation, and a log copied after a later validation
+    ckpt["step"], ckpt["elapsed"] = 5, 9.5
+    torch.save(ckpt, run / "checkpoint.pt")
+    later = dict(log[-1], step=8, elapsed=20.0, val_psnr=99.0)
+    (run / "log.jsonl").write_text("".join(json.dumps(r) + "\n" for r in log + [later]))
+    card = export_run(run, tmp_path / "w/mid.safetensors", "mid")
+    assert card["training"]["steps"] == 5 and card["training"]["wall_seconds"] == 9.5
+    assert card["validation_step"] == 3 and card["validation"]["val_psnr"] == log[-1]["val_psnr"]
+    assert [r["step"] for r in card["log"]] == [r["step"] for r in log]
+
+
 def test_sc_training_step_runs(tmp_path):
     data = _data(tmp_path, labels=True)
     model = SCConfig(width=4, blocks=1, channels=2, classes=3, sem_width=2)
@@ -118,6 +135,26 @@ def test_sc_run_starts_from_a_gc_model(tmp_path):
     state, _ = load_weights(tmp_path / "w/sc.safetensors")
     SCModel(SCConfig(**card["config"])).load_state_dict({k: v.float() for k, v in state.items()
                                                          if not k.startswith("entropy.")})
+    # noise channels join an SC model at zero weight, after its latent and F inputs
+    r = run(*common[:-6], "--init-from", str(tmp_path / "w/sc.safetensors"), "--noise", "2",
+            "--out", str(tmp_path / "noise_run"), "--lr", "0")
+    assert r.exit_code == 0, r.output
+    card = export_run(tmp_path / "noise_run", tmp_path / "w/noisy.safetensors", "noisy")
+    assert card["config"]["noise"] == 2 and card["config"]["classes"] == 3
+    noisy_w = load_file(str(tmp_path / "w/noisy.safetensors"))
+    head = "generator.head.0.weight"
+    assert torch.equal(noisy_w[head][:, :-2], sc_w[head]) and not noisy_w[head][:, -2:].any()
+    r = run(*common[:-6], "--init-from", str(tmp_path / "w/noisy.safetensors"), "--noise", "1",
+            "--out", str(tmp_path / "fewer"))
+    assert r.exit_code == 1 and "contradicts" in r.stderr
+    # the mode-seeking term trains a model with noise (here the one just made), and needs one
+    r = run(*common[:-6], "--init-from", str(tmp_path / "w/noisy.safetensors"), "--diversity-weight", "0.1",
+            "--out", str(tmp_path / "diverse"))
+    assert r.exit_code == 0, r.output
+    assert "div" in json.loads((tmp_path / "diverse/log.jsonl").read_text().splitlines()[-1])
+    r = run(*common[:-6], "--init-from", str(tmp_path / "w/sc.safetensors"), "--diversity-weight", "0.1",
+            "--out", str(tmp_path / "no_noise"))
+    assert r.exit_code == 1 and "needs a model with noise channels" in r.stderr
     # a GC run cannot start from an SC model
     r = run("train", "gc", "--data", str(data), "--out", str(tmp_path / "gc_run"), "--crop", "64",
             "--init-from", str(tmp_path / "w/sc.safetensors"))
@@ -136,6 +173,8 @@ def test_sc_run_starts_from_a_gc_model(tmp_path):
     (["--threads", "-2"], "--threads must not be negative"),
     (["--synth-distortion", "1.5"], "--synth-distortion must lie in [0, 1]"),
     (["--synth-distortion", "0.5"], "it needs --labels"),
+    (["--noise", "2"], "--noise is for SC models (it needs --labels)"),
+    (["--diversity-weight", "0.1"], "--diversity-weight is for SC models (it needs --labels)"),
 ])
 def test_impossible_training_options_fail_before_any_work(tmp_path, args, msg):
     from .test_cli import run
