@@ -29,6 +29,8 @@ def _command_line() -> str:
 @click.option("--sem-width", default=8, show_default=True, help="SC: base width of the label-map feature extractor.")
 @click.option("--noise", default=0, show_default=True,
               help="SC: channels of synthesis noise the generator gets at synthesized cells (texture, not tiles).")
+@click.option("--noise-up/--no-noise-up", default=False, show_default=True,
+              help="SC: also add noise after each up-sampling stage at synthesized pixels (texture within a cell).")
 @click.option("--width", default=20, show_default=True, help="w: base channel count.")
 @click.option("--blocks", default=6, show_default=True, help="Residual blocks in the generator.")
 @click.option("--channels", "-C", default=4, show_default=True, help="Latent channels C (rate).")
@@ -63,7 +65,7 @@ def _command_line() -> str:
 @click.option("--init-from", default="", metavar="MODEL",
               help="Start from a shipped model (name or .safetensors path); its card gives the architecture. "
                    "An SC run (--labels) may start from a GC model (the label-map inputs start at zero weight) "
-                   "or add --noise channels to an SC model (at zero weight).")
+                   "or add noise (--noise, --noise-up) to an SC model (at zero weight).")
 def train_gc(**kw) -> None:
     """Train a GC model on a folder of images (random crops, flips); with --labels, an SC model."""
     _check_train_options(kw)
@@ -71,18 +73,19 @@ def train_gc(**kw) -> None:
     from ..models.sc import SCConfig
     from ..models.train_gc import GCTrainConfig, train as run
 
-    arch = {k: kw.pop(k) for k in ("width", "blocks", "channels", "levels", "norm", "classes", "sem_width", "noise")}
+    arch = {k: kw.pop(k) for k in ("width", "blocks", "channels", "levels", "norm", "classes", "sem_width", "noise",
+                                   "noise_up")}
     if not kw["labels"]:  # the label-map options belong to SC models only
-        del arch["classes"], arch["sem_width"], arch["noise"]
+        del arch["classes"], arch["sem_width"], arch["noise"], arch["noise_up"]
     init_state = None
     if kw["init_from"]:
         init_state, arch, kw["init_from"] = _init_weights(kw["init_from"], "sc" if kw["labels"] else "gc", arch)
     else:
         kw["init_from"] = {}
-    if kw["diversity_weight"] and not arch.get("noise"):
+    if kw["diversity_weight"] and not (arch.get("noise") or arch.get("noise_up")):
         from ..bitstream.errors import InputError
 
-        raise InputError("--diversity-weight needs a model with noise channels (--noise)")
+        raise InputError("--diversity-weight needs a model with noise (--noise or --noise-up)")
     model = SCConfig(**arch) if kw["labels"] else GCConfig(**arch)
     cfg = GCTrainConfig(model=model, command=_command_line(), **kw)
     path = run(cfg, init_state=init_state)
@@ -103,7 +106,7 @@ def _check_train_options(kw: dict[str, Any]) -> None:
                          f"got {crop}")
     if not 0 <= kw["synth_distortion"] <= 1:
         raise InputError(f"--synth-distortion must lie in [0, 1], got {kw['synth_distortion']}")
-    for name, unset in (("synth_distortion", 1), ("noise", 0), ("diversity_weight", 0)):
+    for name, unset in (("synth_distortion", 1), ("noise", 0), ("noise_up", False), ("diversity_weight", 0)):
         if kw[name] != unset and not kw["labels"]:
             raise InputError(f"--{name.replace('_', '-')} is for SC models (it needs --labels)")
     for name in ("steps", "batch", "val_count"):
@@ -131,11 +134,14 @@ def _init_weights(name: str, kind: str, arch: dict[str, Any]) -> tuple[dict[str,
                          f"model{' or a gc model' if kind == 'sc' else ''}")
     card_arch = dict(ref.card.get("config", {}))
     # An SC run may add inputs to its source model at zero weight: the label-map inputs to a GC
-    # model, noise channels to an SC model with fewer of them.
+    # model, noise to an SC model with less of it.
     if ref.kind == "gc" and kind == "sc":
-        card_arch.update(classes=arch["classes"], sem_width=arch["sem_width"], noise=arch["noise"])
-    elif kind == "sc" and arch["noise"] > card_arch.get("noise", 0):
-        card_arch["noise"] = arch["noise"]
+        card_arch.update(classes=arch["classes"], sem_width=arch["sem_width"], noise=arch["noise"],
+                         noise_up=arch["noise_up"])
+    elif kind == "sc":
+        for k in ("noise", "noise_up"):
+            if arch[k] > card_arch.get(k, 0):
+                card_arch[k] = arch[k]
     widen = kind == "sc" and card_arch != ref.card.get("config", {})
     ctx = click.get_current_context()
     for k, v in arch.items():

@@ -11,7 +11,7 @@ Images are float tensors in [-1, 1], NCHW, with H and W multiples of 16
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields
-from typing import Any
+from typing import Any, Callable
 
 import torch
 import torch.nn.functional as F
@@ -130,10 +130,15 @@ class Generator(nn.Module):
         )
         self.tail = nn.Conv2d(w, 3, 7, padding=3, padding_mode="reflect")
 
-    def forward(self, z: torch.Tensor) -> torch.Tensor:
+    def forward(self, z: torch.Tensor, after_up: Callable[[int, torch.Tensor], torch.Tensor] | None = None) -> torch.Tensor:
+        """after_up(i, h): applied to the features after up-sampling stage i (SC adds noise there)."""
         h = self.head(z)
         h = h + self.blocks(h)
-        return torch.tanh(self.tail(self.up(h)))
+        for i, stage in enumerate(self.up):
+            h = stage(h)
+            if after_up is not None:
+                h = after_up(i, h)
+        return torch.tanh(self.tail(h))
 
 
 class GCModel(nn.Module):

@@ -9,11 +9,14 @@ We keep the GC encoder's /16 downsampling (the paper's SC encoder uses /8) so a
 semantic model reaches the same extreme rates as the GC models.
 
 Synthesis noise (beyond the paper): with `noise` > 0 the generator also gets that many
-channels of +-1 noise at synthesized cells (0 at coded ones). Without it a region of
-one class feeds the generator a constant input, and a convolutional generator can then
-only paint a pattern repeating every 16 pixels (the coloured checkerboard our first SC
-models drew). Training draws fresh noise each step; decoding uses one fixed field from
-a seeded CPU generator, so every machine decodes the same image and nothing is stored.
+channels of +-1 noise at synthesized cells (0 at coded ones); with `noise_up`, a +-1 noise
+image is also added after each of its four up-sampling stages at synthesized pixels, scaled
+per channel by learned weights that start at zero. Without noise a region of one class
+feeds the generator a constant input, and a convolutional generator can then only paint a
+pattern repeating every 16 pixels (the coloured checkerboard our first SC models drew);
+noise at 1/16 alone varies from cell to cell but not within one. Training draws fresh noise
+each step; decoding uses fixed fields from seeded CPU generators, so every machine decodes
+the same image and nothing is stored.
 """
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ class SCConfig:
     classes: int = 12  # semantic classes seen by the model (CamVid: 11 + void)
     sem_width: int = 8  # F's base width; it outputs 16 * sem_width channels at 1/16
     noise: int = 0  # channels of synthesis noise fed to the generator at synthesized cells
+    noise_up: bool = False  # also add noise after each up-sampling stage at synthesized pixels
 
     def gc(self) -> GCConfig:
         return GCConfig(self.width, self.blocks, self.channels, self.levels, self.norm)
@@ -90,19 +94,35 @@ def synthesis_heatmap(labels: torch.Tensor, synthesized: torch.Tensor) -> torch.
     return (counts * 2 <= STRIDE * STRIDE).to(torch.float32).unsqueeze(1)
 
 
-NOISE_SEED = 20191027  # the decoder's synthesis noise field; changing it changes decoded images
+NOISE_SEED = 20191027  # the decoder's synthesis noise fields; changing it changes decoded images
+
+
+def _signs(shape: tuple[int, ...], n: int, gen: torch.Generator | None, seed: int) -> torch.Tensor:
+    """+-1 of (n, *shape[1:]): fresh from `gen`, or one fixed field (seeded) shared by the batch."""
+    if gen is None:
+        fixed = torch.randint(0, 2, (1, *shape[1:]), generator=torch.Generator().manual_seed(seed))
+        return fixed.expand(n, *shape[1:]) * 2 - 1
+    return torch.randint(0, 2, (n, *shape[1:]), generator=gen) * 2 - 1
 
 
 def random_noise(heat: torch.Tensor, channels: int, gen: torch.Generator | None = None) -> torch.Tensor:
     """(N, channels, h, w) of +-1 for heat (N, 1, h, w); fresh draws from `gen` (CPU), or the
     decoder's fixed field when gen is None. Zero where heat is 1 (coded cells)."""
     n, _, h, w = heat.shape
-    if gen is None:
-        gen = torch.Generator().manual_seed(NOISE_SEED)
-        signs = torch.randint(0, 2, (1, channels, h, w), generator=gen).expand(n, -1, -1, -1)
-    else:
-        signs = torch.randint(0, 2, (n, channels, h, w), generator=gen)
-    return (signs.to(heat.device, heat.dtype) * 2 - 1) * (1 - heat)
+    return _signs((1, channels, h, w), n, gen, NOISE_SEED).to(heat.device, heat.dtype) * (1 - heat)
+
+
+def synthesis_noise(heat: torch.Tensor, cfg: "SCConfig", gen: torch.Generator | None = None) -> list[torch.Tensor]:
+    """Every noise input of a model for heat (N, 1, h, w): the latent-resolution channels (if
+    cfg.noise), then one (N, 1, h*2^k, w*2^k) image per up-sampling stage k = 1..4 (if
+    cfg.noise_up), each zero at coded pixels; fixed seeded fields when gen is None."""
+    noise = [random_noise(heat, cfg.noise, gen)] if cfg.noise else []
+    if cfg.noise_up:
+        n, _, h, w = heat.shape
+        for k in range(1, 5):
+            synth = 1 - F.interpolate(heat, scale_factor=2**k, mode="nearest")
+            noise.append(_signs((1, 1, h * 2**k, w * 2**k), n, gen, NOISE_SEED + k).to(heat.device, heat.dtype) * synth)
+    return noise
 
 
 class SCModel(nn.Module):
@@ -115,18 +135,27 @@ class SCModel(nn.Module):
         self.prior = LatentPrior(cfg.channels, cfg.levels)
         self.semantics = SemanticFeatures(cfg.classes, cfg.sem_width, cfg.norm)
         self.generator = Generator(gcfg, extra_in=16 * cfg.sem_width + cfg.noise)
+        if cfg.noise_up:  # per-channel scale of the noise added after each up-sampling stage
+            self.noise_scales = nn.ParameterList(
+                [nn.Parameter(torch.zeros(1, c * cfg.width, 1, 1)) for c in (8, 4, 2, 1)])
 
     def generate(self, w_hat: torch.Tensor, features: torch.Tensor, heat: torch.Tensor,
-                 noise: torch.Tensor | None = None) -> torch.Tensor:
-        """Image from quantized latents, F's features and the heatmap (noise: the decoder's
-        fixed field unless given)."""
-        parts = [w_hat * heat, features]
-        if self.cfg.noise:
-            parts.append(random_noise(heat, self.cfg.noise) if noise is None else noise)
-        return self.generator(torch.cat(parts, 1))
+                 noise: list[torch.Tensor] | None = None) -> torch.Tensor:
+        """Image from quantized latents, F's features and the heatmap; noise: `synthesis_noise`'s
+        list (the decoder's fixed fields unless given)."""
+        if noise is None:
+            noise = synthesis_noise(heat, self.cfg)
+        latent_noise, up_noise = (noise[:1], noise[1:]) if self.cfg.noise else ([], noise)
+        parts = [w_hat * heat, features, *latent_noise]
 
-    def forward(self, x: torch.Tensor, labels: torch.Tensor, heat: torch.Tensor, noise: torch.Tensor | None = None,
-                other_noise: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+        def add_noise(i: int, h: torch.Tensor) -> torch.Tensor:
+            return h + self.noise_scales[i] * up_noise[i]
+
+        return self.generator(torch.cat(parts, 1), add_noise if self.cfg.noise_up else None)
+
+    def forward(self, x: torch.Tensor, labels: torch.Tensor, heat: torch.Tensor,
+                noise: list[torch.Tensor] | None = None,
+                other_noise: list[torch.Tensor] | None = None) -> dict[str, torch.Tensor]:
         """other_noise: also generate from the same code with this noise ("x_hat_other")."""
         s = one_hot(labels, self.cfg.classes)
         w = self.encoder(torch.cat([x, s], 1))
@@ -175,7 +204,7 @@ def random_heatmaps(labels: torch.Tensor, classes: int, gen: torch.Generator) ->
 
 
 def widen_to_sc(state: dict[str, torch.Tensor], cfg: SCConfig) -> dict[str, torch.Tensor]:
-    """An SC model's weights that start as the model `state` (GC, or SC with fewer noise channels) exactly.
+    """An SC model's weights that start as the model `state` (GC, or SC with less noise) exactly.
 
     The inputs SC adds, the one-hot map into the encoder's first convolution, F's
     features and the noise channels into the generator's first convolution, get zero
@@ -202,7 +231,8 @@ def widen_to_sc(state: dict[str, torch.Tensor], cfg: SCConfig) -> dict[str, torc
             raise ValueError(f"weight {name!r} {tuple(tensor.shape)} does not fit {tuple(target.shape)}")
         else:
             target_state[name] = tensor.float()
-    missing = [n for n in target_state if n not in state and not n.startswith("semantics.")]
+    # F (new when the source is GC) keeps its initialisation; the up-sampling noise scales start at 0
+    missing = [n for n in target_state if n not in state and not n.startswith(("semantics.", "noise_scales."))]
     if missing:
         raise ValueError(f"the source weights lack {missing[:3]}")
     return target_state

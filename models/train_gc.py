@@ -32,7 +32,7 @@ from .discriminator import MultiScaleDiscriminator
 from .gan_losses import feature_matching_loss, lsgan_d_loss, lsgan_g_loss, mode_seeking_loss
 from .gc import GCConfig, GCModel
 from .image_bank import ImageBank, list_images, load_label, load_uint8, pair_labels, split_train_val
-from .sc import SCConfig, SCModel, one_hot, random_heatmaps, random_noise
+from .sc import SCConfig, SCModel, one_hot, random_heatmaps, synthesis_noise
 
 
 @dataclass
@@ -238,8 +238,8 @@ class _Run:
                 out = self.model(x)
             else:
                 heat = random_heatmaps(labels, cfg.model.classes, self.gen)
-                noise = random_noise(heat, cfg.model.noise, self.gen) if cfg.model.noise else None
-                other = random_noise(heat, cfg.model.noise, self.gen) if cfg.diversity_weight > 0 else None
+                noise = synthesis_noise(heat, cfg.model, self.gen)
+                other = synthesis_noise(heat, cfg.model, self.gen) if cfg.diversity_weight > 0 else None
                 out = self.model(x, labels, heat, noise, other)
             x_hat = out["x_hat"].float()
             x_dist = x_hat if labels is None else distortion_target(x_hat, x, out["heat"], cfg.synth_distortion)

@@ -3,7 +3,8 @@ import torch
 from gcodec.models.gc import GCConfig, GCModel, Quantizer, pad_to_multiple
 import pytest
 
-from gcodec.models.sc import NOISE_SEED, SCConfig, SCModel, random_noise, synthesis_heatmap, widen_to_sc
+from gcodec.models.sc import (NOISE_SEED, SCConfig, SCModel, random_noise, synthesis_heatmap, synthesis_noise,
+                              widen_to_sc)
 
 TINY = GCConfig(width=4, blocks=1, channels=3)
 
@@ -107,6 +108,9 @@ def _constant_scene(cfg: SCConfig) -> torch.Tensor:
     m = SCModel(cfg).eval()
     if cfg.noise:
         m.generator.head[0].weight.data[:, -cfg.noise:].normal_(0, 0.3)
+    if cfg.noise_up:
+        for scale in m.noise_scales:
+            scale.data.normal_(0, 0.3)
     labels = torch.zeros(1, 128, 128, dtype=torch.long)
     return m.decode_symbols(torch.zeros(1, cfg.channels, 8, 8, dtype=torch.long), labels, torch.zeros(1, 1, 8, 8))
 
@@ -145,3 +149,28 @@ def test_mode_seeking_loss_counts_only_synthesized_pixels():
     assert mode_seeking_loss(a, b, left).item() == pytest.approx(2.0, rel=1e-3)
     assert mode_seeking_loss(a, b, 1 - left).item() > 1e4  # identical where synthesized: huge
     assert mode_seeking_loss(a, b, torch.zeros(1, 1, 4, 4)).item() == 0
+
+
+def test_noise_after_up_sampling_varies_within_a_cell_and_starts_at_zero():
+    heat = torch.ones(1, 1, 2, 3)
+    heat[..., 0, 0] = 0
+    cfg = SCConfig(width=4, blocks=1, channels=2, classes=3, sem_width=2, noise=2, noise_up=True)
+    noise = synthesis_noise(heat, cfg)
+    assert [tuple(t.shape) for t in noise] == [(1, 2, 2, 3), (1, 1, 4, 6), (1, 1, 8, 12), (1, 1, 16, 24),
+                                              (1, 1, 32, 48)]
+    full = noise[-1][0, 0]
+    assert torch.all(full[:16, :16].abs() == 1) and not full[16:].any() and not full[:, 16:].any()
+    # a one-class scene no longer repeats every 16 pixels
+    up = _constant_scene(SCConfig(width=4, blocks=1, channels=2, classes=3, sem_width=2, noise_up=True))
+    inner_up = up[..., 48:80, 48:80]
+    assert (inner_up[..., :, 16:] - inner_up[..., :, :-16]).abs().mean() > 1e-2
+    # widened from a model without it, the noise scales are zero: the same image
+    torch.manual_seed(1)
+    src_cfg = SCConfig(width=4, blocks=1, channels=2, classes=3, sem_width=2, noise=3)
+    src = SCModel(src_cfg).eval()
+    src.generator.head[0].weight.data[:, -3:].normal_(0, 0.3)
+    wide = SCModel(SCConfig(width=4, blocks=1, channels=2, classes=3, sem_width=2, noise=3, noise_up=True)).eval()
+    wide.load_state_dict(widen_to_sc(src.state_dict(), wide.cfg))
+    labels = torch.zeros(1, 128, 128, dtype=torch.long)
+    sym, zero = torch.zeros(1, 2, 8, 8, dtype=torch.long), torch.zeros(1, 1, 8, 8)
+    assert torch.allclose(wide.decode_symbols(sym, labels, zero), src.decode_symbols(sym, labels, zero), atol=1e-6)

@@ -154,7 +154,16 @@ def test_sc_run_starts_from_a_gc_model(tmp_path):
     assert "div" in json.loads((tmp_path / "diverse/log.jsonl").read_text().splitlines()[-1])
     r = run(*common[:-6], "--init-from", str(tmp_path / "w/sc.safetensors"), "--diversity-weight", "0.1",
             "--out", str(tmp_path / "no_noise"))
-    assert r.exit_code == 1 and "needs a model with noise channels" in r.stderr
+    assert r.exit_code == 1 and "needs a model with noise" in r.stderr
+    # noise after the up-sampling stages joins at zero scale too
+    r = run(*common[:-6], "--init-from", str(tmp_path / "w/noisy.safetensors"), "--noise-up",
+            "--diversity-weight", "0.1", "--out", str(tmp_path / "up_run"), "--lr", "0")
+    assert r.exit_code == 0, r.output
+    card = export_run(tmp_path / "up_run", tmp_path / "w/up.safetensors", "up")
+    assert card["config"]["noise_up"] is True and card["config"]["noise"] == 2
+    up_w = load_file(str(tmp_path / "w/up.safetensors"))
+    assert {k for k in up_w if k.startswith("noise_scales.")} == {f"noise_scales.{i}" for i in range(4)}
+    assert not any(up_w[f"noise_scales.{i}"].any() for i in range(4))
     # a GC run cannot start from an SC model
     r = run("train", "gc", "--data", str(data), "--out", str(tmp_path / "gc_run"), "--crop", "64",
             "--init-from", str(tmp_path / "w/sc.safetensors"))
@@ -174,6 +183,7 @@ def test_sc_run_starts_from_a_gc_model(tmp_path):
     (["--synth-distortion", "1.5"], "--synth-distortion must lie in [0, 1]"),
     (["--synth-distortion", "0.5"], "it needs --labels"),
     (["--noise", "2"], "--noise is for SC models (it needs --labels)"),
+    (["--noise-up"], "--noise-up is for SC models (it needs --labels)"),
     (["--diversity-weight", "0.1"], "--diversity-weight is for SC models (it needs --labels)"),
 ])
 def test_impossible_training_options_fail_before_any_work(tmp_path, args, msg):
