@@ -53,7 +53,8 @@ def _command_line() -> str:
               help="SC: weight of synthesized pixels' residual in the distortion losses (1: as coded pixels; "
                    "0: left to the GAN).")
 @click.option("--diversity-weight", default=0.0, show_default=True,
-              help="SC with --noise: weight of the mode-seeking loss that makes synthesized texture use the noise.")
+              help="SC with noise (--noise or --noise-up): weight of the mode-seeking loss that makes synthesized "
+                   "texture use the noise.")
 @click.option("--disc-base", default=64, show_default=True)
 @click.option("--val-count", default=24, show_default=True, help="Images held out of --data for validation.")
 @click.option("--val-every", default=120.0, show_default=True, help="Seconds between validations.")
