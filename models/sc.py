@@ -94,6 +94,11 @@ def synthesis_heatmap(labels: torch.Tensor, synthesized: torch.Tensor) -> torch.
     return (counts * 2 <= STRIDE * STRIDE).to(torch.float32).unsqueeze(1)
 
 
+def heat_at(heat: torch.Tensor, factor: int) -> torch.Tensor:
+    """The cell heatmap (N, 1, h, w) on a grid `factor` times finer (1 where the cell is coded)."""
+    return F.interpolate(heat.float(), scale_factor=factor, mode="nearest")
+
+
 NOISE_SEED = 20191027  # the decoder's synthesis noise fields; changing it changes decoded images
 
 
@@ -112,7 +117,7 @@ def random_noise(heat: torch.Tensor, channels: int, gen: torch.Generator | None 
     return _signs((1, channels, h, w), n, gen, NOISE_SEED).to(heat.device, heat.dtype) * (1 - heat)
 
 
-def synthesis_noise(heat: torch.Tensor, cfg: "SCConfig", gen: torch.Generator | None = None) -> list[torch.Tensor]:
+def synthesis_noise(heat: torch.Tensor, cfg: SCConfig, gen: torch.Generator | None = None) -> list[torch.Tensor]:
     """Every noise input of a model for heat (N, 1, h, w): the latent-resolution channels (if
     cfg.noise), then one (N, 1, h*2^k, w*2^k) image per up-sampling stage k = 1..4 (if
     cfg.noise_up), each zero at coded pixels; fixed seeded fields when gen is None."""
@@ -120,7 +125,7 @@ def synthesis_noise(heat: torch.Tensor, cfg: "SCConfig", gen: torch.Generator | 
     if cfg.noise_up:
         n, _, h, w = heat.shape
         for k in range(1, 5):
-            synth = 1 - F.interpolate(heat, scale_factor=2**k, mode="nearest")
+            synth = 1 - heat_at(heat, 2**k)
             noise.append(_signs((1, 1, h * 2**k, w * 2**k), n, gen, NOISE_SEED + k).to(heat.device, heat.dtype) * synth)
     return noise
 

@@ -32,7 +32,7 @@ from .discriminator import MultiScaleDiscriminator
 from .gan_losses import feature_matching_loss, lsgan_d_loss, lsgan_g_loss, mode_seeking_loss
 from .gc import GCConfig, GCModel
 from .image_bank import ImageBank, list_images, load_label, load_uint8, pair_labels, split_train_val
-from .sc import SCConfig, SCModel, one_hot, random_heatmaps, synthesis_noise
+from .sc import SCConfig, SCModel, heat_at, one_hot, random_heatmaps, synthesis_noise
 
 
 @dataclass
@@ -259,7 +259,7 @@ class _Run:
                 loss = loss + cfg.msssim_weight * (1 - m)
                 logs["msssim"] = m.item()
             if "x_hat_other" in out:
-                synthesized = 1 - F.interpolate(out["heat"], scale_factor=x.shape[-1] // out["heat"].shape[-1])
+                synthesized = 1 - heat_at(out["heat"], x.shape[-1] // out["heat"].shape[-1])
                 div = mode_seeking_loss(x_hat, out["x_hat_other"], synthesized)
                 loss = loss + cfg.diversity_weight * div
                 logs["div"] = div.item()
@@ -322,7 +322,7 @@ def distortion_target(x_hat: torch.Tensor, x: torch.Tensor, heat: torch.Tensor, 
     x + synth_weight * (x_hat - x), so their residual (and its gradient) is scaled by synth_weight."""
     if synth_weight == 1.0:
         return x_hat
-    coded = F.interpolate(heat.float(), scale_factor=x.shape[-1] // heat.shape[-1], mode="nearest")
+    coded = heat_at(heat, x.shape[-1] // heat.shape[-1])
     scale = coded + synth_weight * (1 - coded)
     return x + scale * (x_hat - x)
 
