@@ -55,6 +55,9 @@ def _command_line() -> str:
 @click.option("--diversity-weight", default=0.0, show_default=True,
               help="SC with noise (--noise or --noise-up): weight of the mode-seeking loss that makes synthesized "
                    "texture use the noise.")
+@click.option("--texture-weight", default=0.0, show_default=True,
+              help="SC: weight of the texture statistics loss on synthesized pixels (band energies and "
+                   "autocorrelations at four scales matched, class by class, to the original's).")
 @click.option("--disc-base", default=64, show_default=True)
 @click.option("--val-count", default=24, show_default=True, help="Images held out of --data for validation.")
 @click.option("--val-every", default=120.0, show_default=True, help="Seconds between validations.")
@@ -66,13 +69,14 @@ def _command_line() -> str:
 @click.option("--init-from", default="", metavar="MODEL",
               help="Start from a shipped model (name or .safetensors path); its card gives the architecture. "
                    "An SC run (--labels) may start from a GC model (the label-map inputs start at zero weight) "
-                   "or add noise (--noise, --noise-up) to an SC model (at zero weight).")
+                   "or add noise to an SC model (--noise: at zero weight; --noise-up: at small scales, 0 at coded cells).")
 def train_gc(**kw) -> None:
     """Train a GC model on a folder of images (random crops, flips); with --labels, an SC model."""
     _check_train_options(kw)
+    from ..bitstream.errors import InputError
     from ..models.gc import GCConfig
     from ..models.sc import SCConfig
-    from ..models.train_gc import GCTrainConfig, train as run
+    from ..models.train_gc import GCTrainConfig, RunFolderError, train as run
 
     arch = {k: kw.pop(k) for k in ("width", "blocks", "channels", "levels", "norm", "classes", "sem_width", "noise",
                                    "noise_up")}
@@ -84,12 +88,13 @@ def train_gc(**kw) -> None:
     else:
         kw["init_from"] = {}
     if kw["diversity_weight"] and not (arch.get("noise") or arch.get("noise_up")):
-        from ..bitstream.errors import InputError
-
         raise InputError("--diversity-weight needs a model with noise (--noise or --noise-up)")
     model = SCConfig(**arch) if kw["labels"] else GCConfig(**arch)
     cfg = GCTrainConfig(model=model, command=_command_line(), **kw)
-    path = run(cfg, init_state=init_state)
+    try:
+        path = run(cfg, init_state=init_state)
+    except RunFolderError as e:
+        raise InputError(str(e)) from None
     click.echo(f"checkpoint: {path}")
 
 
@@ -107,14 +112,15 @@ def _check_train_options(kw: dict[str, Any]) -> None:
                          f"got {crop}")
     if not 0 <= kw["synth_distortion"] <= 1:
         raise InputError(f"--synth-distortion must lie in [0, 1], got {kw['synth_distortion']}")
-    for name, unset in (("synth_distortion", 1), ("noise", 0), ("noise_up", False), ("diversity_weight", 0)):
+    for name, unset in (("synth_distortion", 1), ("noise", 0), ("noise_up", False), ("diversity_weight", 0),
+                        ("texture_weight", 0)):
         if kw[name] != unset and not kw["labels"]:
             raise InputError(f"--{name.replace('_', '-')} is for SC models (it needs --labels)")
     for name in ("steps", "batch", "val_count"):
         if kw[name] < 1:
             raise InputError(f"--{name.replace('_', '-')} must be at least 1, got {kw[name]}")
     for name in ("noise", "threads", "lr_warmup", "time_budget", "lr", "mse_weight", "msssim_weight", "gan_weight",
-                 "fm_weight", "rate_weight", "diversity_weight"):
+                 "fm_weight", "rate_weight", "diversity_weight", "texture_weight"):
         if kw[name] < 0:
             raise InputError(f"--{name.replace('_', '-')} must not be negative, got {kw[name]}")
 

@@ -33,6 +33,7 @@ from .gan_losses import feature_matching_loss, lsgan_d_loss, lsgan_g_loss, mode_
 from .gc import GCConfig, GCModel
 from .image_bank import ImageBank, list_images, load_label, load_uint8, pair_labels, split_train_val
 from .sc import SCConfig, SCModel, heat_at, one_hot, random_heatmaps, synthesis_noise
+from .texture_loss import texture_stats_loss
 
 
 @dataclass
@@ -63,6 +64,9 @@ class GCTrainConfig:
     synth_distortion: float = 1.0
     # SC with noise: weight of the mode-seeking term that makes synthesized pixels depend on the noise
     diversity_weight: float = 0.0
+    # SC: weight of the texture statistics loss on synthesized pixels (band energies and
+    # autocorrelations matched to the original's region; models/texture_loss.py)
+    texture_weight: float = 0.0
     disc_base: int = 64
     val_count: int = 24
     val_every: float = 120.0  # seconds
@@ -91,6 +95,10 @@ class GCTrainConfig:
         arch = d.pop("arch", "gc")
         d["model"] = (SCConfig if arch == "sc" else GCConfig).from_dict(d["model"])
         return cls(**d)
+
+
+class RunFolderError(ValueError):
+    """A run folder's checkpoint this run cannot resume (another model config, older optimizer layout)."""
 
 
 def resolve_device(name: str) -> torch.device:
@@ -132,6 +140,7 @@ class _Run:
 
         if cfg.semantic != bool(cfg.labels):
             raise ValueError("an SC model needs --labels, and --labels needs an SC model")
+        self.resume_state = self._load_checkpoint()  # before the images: a wrong folder fails fast
         train_files, val_files = split_train_val(list_images(cfg.data), cfg.val_count)
         train_labels = pair_labels(train_files, cfg.labels) if cfg.semantic else None
         self.bank = ImageBank(train_files, self.device, cfg.crop, progress=self.main, label_files=train_labels)
@@ -148,18 +157,22 @@ class _Run:
             self.model = GCModel(cfg.model).to(self.device)
             disc_in = 3
         self.disc = MultiScaleDiscriminator(in_ch=disc_in, base=cfg.disc_base).to(self.device)
-        # the prior's logits only track symbol frequencies: let them move fast
-        prior_params = list(self.model.prior.parameters())
-        other = [p for n, p in self.model.named_parameters() if not n.startswith("prior.")]
-        self.opt_g = torch.optim.Adam(
-            [{"params": other, "base_lr": cfg.lr}, {"params": prior_params, "base_lr": cfg.lr * 50}], lr=cfg.lr
-        )
+        # the prior's logits only track symbol frequencies: let them move fast; so may the
+        # up-sampling noise scales, which start at 0 and need to reach ~1 to matter
+        fast = {"prior.": 50.0, "noise_scales.": 100.0}
+        groups = [{"params": [p for n, p in self.model.named_parameters() if not n.startswith(tuple(fast))],
+                   "base_lr": cfg.lr}]
+        for prefix, factor in fast.items():
+            params = [p for n, p in self.model.named_parameters() if n.startswith(prefix)]
+            if params:
+                groups.append({"params": params, "base_lr": cfg.lr * factor})
+        self.opt_g = torch.optim.Adam(groups, lr=cfg.lr)
         self.opt_d = torch.optim.Adam(
             [{"params": self.disc.parameters(), "base_lr": cfg.lr_disc}], lr=cfg.lr_disc, betas=(0.5, 0.999)
         )
         self.step = 0
         self.elapsed = 0.0
-        if init_state is not None and not self.ckpt_path.exists():
+        if init_state is not None and self.resume_state is None:
             self.model.load_state_dict({k: v.float() for k, v in init_state.items()})
         self._resume()
         if self.distributed:
@@ -180,16 +193,27 @@ class _Run:
     def ckpt_path(self) -> Path:
         return self.out / "checkpoint.pt"
 
-    def _resume(self) -> None:
+    def _load_checkpoint(self) -> dict[str, Any] | None:
+        """The run folder's checkpoint (None if there is none), checked to be this model's."""
         if not self.ckpt_path.exists():
-            return
+            return None
         state = torch.load(self.ckpt_path, map_location=self.device, weights_only=True)
         if state["config"]["model"] != self.cfg.model.to_dict() or state["config"].get("arch") != self.cfg.to_dict()["arch"]:
-            raise ValueError(f"{self.ckpt_path} was trained with another model config; use a new run folder")
+            raise RunFolderError(f"{self.ckpt_path} was trained with another model config; use a new run folder")
+        return state
+
+    def _resume(self) -> None:
+        state, self.resume_state = self.resume_state, None
+        if state is None:
+            return
         self.model.load_state_dict(state["model"])
         self.disc.load_state_dict(state["disc"])
-        self.opt_g.load_state_dict(state["opt_g"])
-        self.opt_d.load_state_dict(state["opt_d"])
+        try:
+            self.opt_g.load_state_dict(state["opt_g"])
+            self.opt_d.load_state_dict(state["opt_d"])
+        except ValueError:  # e.g. parameter groups an older gcodec split differently
+            raise RunFolderError(f"{self.ckpt_path} holds optimizer state this gcodec cannot resume; "
+                             "use a new run folder") from None
         self.step, self.elapsed = int(state["step"]), float(state["elapsed"])
         self.gen.manual_seed(self.cfg.seed * 1000 + self.rank + self.step)
 
@@ -258,8 +282,13 @@ class _Run:
                     m = ms_ssim((x_dist + 1) / 2, (x + 1) / 2, data_range=1.0)
                 loss = loss + cfg.msssim_weight * (1 - m)
                 logs["msssim"] = m.item()
-            if "x_hat_other" in out:
+            if labels is not None:
                 synthesized = 1 - heat_at(out["heat"], x.shape[-1] // out["heat"].shape[-1])
+            if cfg.texture_weight > 0 and labels is not None:
+                tex = texture_stats_loss(x_hat, x, one_hot(labels, cfg.model.classes) * synthesized)
+                loss = loss + cfg.texture_weight * tex
+                logs["tex"] = tex.item()
+            if "x_hat_other" in out:
                 div = mode_seeking_loss(x_hat, out["x_hat_other"], synthesized)
                 loss = loss + cfg.diversity_weight * div
                 logs["div"] = div.item()

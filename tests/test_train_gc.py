@@ -13,7 +13,7 @@ from gcodec.codec import gc_codec
 from gcodec.codec.export import export_run
 from gcodec.codec.registry import resolve_model
 from gcodec.models.gc import GCConfig
-from gcodec.models.sc import SCConfig
+from gcodec.models.sc import NOISE_UP_INIT, SCConfig
 from gcodec.models.train_gc import GCTrainConfig, train
 
 from .conftest import FIXTURES
@@ -105,6 +105,12 @@ def test_init_from_a_shipped_model_continues_its_training(tmp_path):
     # an architecture option that contradicts the init model is refused before training
     r = run(*common, "--out", str(tmp_path / "run3"), "--width", "8")
     assert r.exit_code != 0 and "contradicts" in r.output and not (tmp_path / "run3").exists()
+    # a run folder holding another model's checkpoint is refused in one line, and left as it was
+    before = (tmp_path / "run/checkpoint.pt").read_bytes()
+    r = run("train", "gc", "--data", str(data), "--crop", "64", "--batch", "2", "--val-count", "1",
+            "--disc-base", "8", "--steps", "4", "--width", "4", "--blocks", "1", "-C", "3", "--out", str(tmp_path / "run"))
+    assert r.exit_code == 1 and "trained with another model config; use a new run folder" in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1 and (tmp_path / "run/checkpoint.pt").read_bytes() == before
 
 
 def test_sc_run_starts_from_a_gc_model(tmp_path):
@@ -155,15 +161,17 @@ def test_sc_run_starts_from_a_gc_model(tmp_path):
     r = run(*common[:-6], "--init-from", str(tmp_path / "w/sc.safetensors"), "--diversity-weight", "0.1",
             "--out", str(tmp_path / "no_noise"))
     assert r.exit_code == 1 and "needs a model with noise" in r.stderr
-    # noise after the up-sampling stages joins at zero scale too
+    # noise after the up-sampling stages joins at a small scale (zero where every cell is coded)
     r = run(*common[:-6], "--init-from", str(tmp_path / "w/noisy.safetensors"), "--noise-up",
-            "--diversity-weight", "0.1", "--out", str(tmp_path / "up_run"), "--lr", "0")
+            "--diversity-weight", "0.1", "--texture-weight", "1", "--out", str(tmp_path / "up_run"), "--lr", "0")
     assert r.exit_code == 0, r.output
+    assert {"div", "tex"} <= set(json.loads((tmp_path / "up_run/log.jsonl").read_text().splitlines()[-1]))
     card = export_run(tmp_path / "up_run", tmp_path / "w/up.safetensors", "up")
     assert card["config"]["noise_up"] is True and card["config"]["noise"] == 2
     up_w = load_file(str(tmp_path / "w/up.safetensors"))
     assert {k for k in up_w if k.startswith("noise_scales.")} == {f"noise_scales.{i}" for i in range(4)}
-    assert not any(up_w[f"noise_scales.{i}"].any() for i in range(4))
+    assert all(torch.allclose(up_w[f"noise_scales.{i}"].float(), torch.tensor(NOISE_UP_INIT), atol=1e-4)
+               for i in range(4))  # stored as float16
     # a GC run cannot start from an SC model
     r = run("train", "gc", "--data", str(data), "--out", str(tmp_path / "gc_run"), "--crop", "64",
             "--init-from", str(tmp_path / "w/sc.safetensors"))
@@ -185,6 +193,7 @@ def test_sc_run_starts_from_a_gc_model(tmp_path):
     (["--noise", "2"], "--noise is for SC models (it needs --labels)"),
     (["--noise-up"], "--noise-up is for SC models (it needs --labels)"),
     (["--diversity-weight", "0.1"], "--diversity-weight is for SC models (it needs --labels)"),
+    (["--texture-weight", "1"], "--texture-weight is for SC models (it needs --labels)"),
 ])
 def test_impossible_training_options_fail_before_any_work(tmp_path, args, msg):
     from .test_cli import run
