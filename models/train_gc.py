@@ -158,7 +158,7 @@ class _Run:
             disc_in = 3
         self.disc = MultiScaleDiscriminator(in_ch=disc_in, base=cfg.disc_base).to(self.device)
         # the prior's logits only track symbol frequencies: let them move fast; so may the
-        # up-sampling noise scales, which start at 0 and need to reach ~1 to matter
+        # up-sampling noise scales, which start small (NOISE_UP_INIT) and may need to reach ~1
         fast = {"prior.": 50.0, "noise_scales.": 100.0}
         groups = [{"params": [p for n, p in self.model.named_parameters() if not n.startswith(tuple(fast))],
                    "base_lr": cfg.lr}]
@@ -284,10 +284,10 @@ class _Run:
                 logs["msssim"] = m.item()
             if labels is not None:
                 synthesized = 1 - heat_at(out["heat"], x.shape[-1] // out["heat"].shape[-1])
-            if cfg.texture_weight > 0 and labels is not None:
-                tex = texture_stats_loss(x_hat, x, one_hot(labels, cfg.model.classes) * synthesized)
-                loss = loss + cfg.texture_weight * tex
-                logs["tex"] = tex.item()
+                if cfg.texture_weight > 0:
+                    tex = texture_stats_loss(x_hat, x, one_hot(labels, cfg.model.classes) * synthesized)
+                    loss = loss + cfg.texture_weight * tex
+                    logs["tex"] = tex.item()
             if "x_hat_other" in out:
                 div = mode_seeking_loss(x_hat, out["x_hat_other"], synthesized)
                 loss = loss + cfg.diversity_weight * div

@@ -16,7 +16,7 @@
 #            any train options given), exports it, times GPU decoding; returns $OUT/MODEL.part-*,
 #            $OUT/log.jsonl and $OUT/bench_decode.txt.
 #   here:    bash scripts/device_window.sh collect MODEL FILES_AT
-#            joins the parts into new_weights/MODEL.safetensors (+ .json card) and restores weights/.
+#            joins the parts into new_weights/MODEL.safetensors (+ .json card) and puts weights/ back.
 #            Then learn its context tables (scripts/learn_context_tables.py) and evaluate before
 #            shipping anything.
 set -euo pipefail
@@ -82,7 +82,7 @@ collect() {
   cat "$from/$model".part-* > "new_weights/$model.safetensors"
   cp "$from/$model.json" "new_weights/$model.json"
   [ -d "$STASH" ] && mv "$STASH"/*.safetensors weights/ 2>/dev/null || true
-  git checkout -- weights/
+  git ls-files -dz weights/ | xargs -0r git checkout --  # only what the stash no longer holds
   python - "$model" <<'EOF'
 import sys
 from gcodec.codec.model_store import load_weights

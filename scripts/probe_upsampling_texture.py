@@ -26,7 +26,7 @@ from PIL import Image
 from torch import nn
 
 from gcodec.codec.metrics import texture_energy, tile_repetition
-from gcodec.models.layers import norm_layer
+from gcodec.models.layers import norm_layer, up_block
 from gcodec.models.sc import NOISE_UP_INIT
 from gcodec.models.texture_loss import texture_stats_loss
 
@@ -61,9 +61,11 @@ class ToyGenerator(nn.Module):
         chans = [16 * w, 8 * w, 4 * w, 2 * w, w]
         self.up = nn.ModuleList()
         for cin, cout in zip(chans, chans[1:]):
-            conv = (nn.Sequential(nn.Upsample(scale_factor=2, mode="nearest"), nn.Conv2d(cin, cout, 3, padding=1))
-                    if resize else nn.ConvTranspose2d(cin, cout, 3, stride=2, padding=1, output_padding=1))
-            self.up.append(nn.Sequential(conv, norm_layer("channel", cout), nn.ReLU()))
+            if resize:
+                self.up.append(nn.Sequential(nn.Upsample(scale_factor=2, mode="nearest"),
+                                             nn.Conv2d(cin, cout, 3, padding=1), norm_layer("channel", cout), nn.ReLU()))
+            else:  # the GC/SC generator's own up-sampling stage
+                self.up.append(up_block(cin, cout, "channel"))
         self.scales = nn.ParameterList([nn.Parameter(torch.full((1, c, 1, 1), NOISE_UP_INIT)) for c in chans[1:]])
         self.tail = nn.Conv2d(w, 3, 7, padding=3, padding_mode="reflect")
 
