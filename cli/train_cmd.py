@@ -58,6 +58,11 @@ def _command_line() -> str:
 @click.option("--texture-weight", default=0.0, show_default=True,
               help="SC: weight of the texture statistics loss on synthesized pixels (band energies and "
                    "autocorrelations at four scales matched, class by class, to the original's).")
+@click.option("--texture-branch", "texture_width", default=0, show_default=True, metavar="W",
+              help="SC: add a texture branch of base width W to the --init-from SC model and train it alone, on "
+                   "the texture loss (--texture-weight), every other weight frozen.")
+@click.option("--texture-resize/--no-texture-resize", default=False, show_default=True,
+              help="SC: the texture branch up-samples by resize-convolutions (else transposed convolutions).")
 @click.option("--disc-base", default=64, show_default=True)
 @click.option("--val-count", default=24, show_default=True, help="Images held out of --data for validation.")
 @click.option("--val-every", default=120.0, show_default=True, help="Seconds between validations.")
@@ -79,9 +84,10 @@ def train_gc(**kw) -> None:
     from ..models.train_gc import GCTrainConfig, RunFolderError, train as run
 
     arch = {k: kw.pop(k) for k in ("width", "blocks", "channels", "levels", "norm", "classes", "sem_width", "noise",
-                                   "noise_up")}
+                                   "noise_up", "texture_width", "texture_resize")}
+    kw["texture_only"] = arch["texture_width"] > 0
     if not kw["labels"]:  # the label-map options belong to SC models only
-        del arch["classes"], arch["sem_width"], arch["noise"], arch["noise_up"]
+        del arch["classes"], arch["sem_width"], arch["noise"], arch["noise_up"], arch["texture_width"], arch["texture_resize"]
     init_state = None
     if kw["init_from"]:
         init_state, arch, kw["init_from"] = _init_weights(kw["init_from"], "sc" if kw["labels"] else "gc", arch)
@@ -113,16 +119,26 @@ def _check_train_options(kw: dict[str, Any]) -> None:
     if not 0 <= kw["synth_distortion"] <= 1:
         raise InputError(f"--synth-distortion must lie in [0, 1], got {kw['synth_distortion']}")
     for name, unset in (("synth_distortion", 1), ("noise", 0), ("noise_up", False), ("diversity_weight", 0),
-                        ("texture_weight", 0)):
+                        ("texture_weight", 0), ("texture_width", 0), ("texture_resize", False)):
         if kw[name] != unset and not kw["labels"]:
-            raise InputError(f"--{name.replace('_', '-')} is for SC models (it needs --labels)")
+            raise InputError(f"--{_flag(name)} is for SC models (it needs --labels)")
     for name in ("steps", "batch", "val_count"):
         if kw[name] < 1:
             raise InputError(f"--{name.replace('_', '-')} must be at least 1, got {kw[name]}")
-    for name in ("noise", "threads", "lr_warmup", "time_budget", "lr", "mse_weight", "msssim_weight", "gan_weight",
+    if kw["texture_width"]:
+        if not kw["init_from"]:
+            raise InputError("--texture-branch extends a trained SC model: give it with --init-from")
+        if kw["texture_weight"] <= 0:
+            raise InputError("--texture-branch trains on the texture loss alone: give --texture-weight above 0")
+    for name in ("noise", "texture_width", "threads", "lr_warmup", "time_budget", "lr", "mse_weight", "msssim_weight", "gan_weight",
                  "fm_weight", "rate_weight", "diversity_weight", "texture_weight"):
         if kw[name] < 0:
-            raise InputError(f"--{name.replace('_', '-')} must not be negative, got {kw[name]}")
+            raise InputError(f"--{_flag(name)} must not be negative, got {kw[name]}")
+
+
+def _flag(name: str) -> str:
+    """The command-line option of a keyword (texture_width is --texture-branch)."""
+    return "texture-branch" if name == "texture_width" else name.replace("_", "-")
 
 
 def _init_weights(name: str, kind: str, arch: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
@@ -143,10 +159,12 @@ def _init_weights(name: str, kind: str, arch: dict[str, Any]) -> tuple[dict[str,
     # An SC run may add inputs to its source model at zero weight: the label-map inputs to a GC
     # model, noise to an SC model with less of it.
     if ref.kind == "gc" and kind == "sc":
+        if arch["texture_width"]:
+            raise InputError(f"--texture-branch extends a trained SC model; {ref.name!r} is a gc model")
         card_arch.update(classes=arch["classes"], sem_width=arch["sem_width"], noise=arch["noise"],
                          noise_up=arch["noise_up"])
     elif kind == "sc":
-        for k in ("noise", "noise_up"):
+        for k in ("noise", "noise_up", "texture_width", "texture_resize"):
             if arch[k] > card_arch.get(k, 0):
                 card_arch[k] = arch[k]
     widen = kind == "sc" and card_arch != ref.card.get("config", {})
@@ -154,7 +172,7 @@ def _init_weights(name: str, kind: str, arch: dict[str, Any]) -> tuple[dict[str,
     for k, v in arch.items():
         given = ctx.get_parameter_source(k) != click.core.ParameterSource.DEFAULT
         if given and card_arch.get(k) != v:
-            raise InputError(f"--{k.replace('_', '-')} {v} contradicts {ref.name}'s architecture ({k}={card_arch.get(k)})")
+            raise InputError(f"--{_flag(k)} {v} contradicts {ref.name}'s architecture ({k}={card_arch.get(k)})")
     state, card = load_weights(ref.path)
     state = {k: v for k, v in state.items() if not k.startswith("entropy.")}
     if widen:

@@ -54,6 +54,17 @@ def up_block(cin: int, cout: int, norm: str) -> nn.Sequential:
     )
 
 
+def resize_up_block(cin: int, cout: int, norm: str) -> nn.Sequential:
+    """x2 nearest-neighbour up-sampling, then c3s1-{cout}, norm, ReLU (a resize-convolution: no
+    transposed convolution's uneven overlap, so no checkerboard of its own)."""
+    return nn.Sequential(
+        nn.Upsample(scale_factor=2, mode="nearest"),
+        nn.Conv2d(cin, cout, 3, padding=1, padding_mode="reflect"),
+        norm_layer(norm, cout),
+        nn.ReLU(inplace=True),
+    )
+
+
 class ResBlock(nn.Module):
     def __init__(self, channels: int, norm: str) -> None:
         super().__init__()

@@ -17,6 +17,9 @@ pattern repeating every 16 pixels (the coloured checkerboard our first SC models
 noise at 1/16 alone varies from cell to cell but not within one. Training draws fresh noise
 each step; decoding uses fixed fields from seeded CPU generators, so every machine decodes
 the same image and nothing is stored.
+
+With `texture_width` > 0, a separate texture branch (models/texture_branch.py) then adds
+noise-driven detail to the generator's image at synthesized pixels.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from torch import nn
 
 from .gc import STRIDE, Encoder, GCConfig, Generator, LatentPrior, Quantizer
 from .layers import conv_block
+from .texture_branch import LATENT_NOISE, STAGES, TextureBranch
 
 
 @dataclass(frozen=True)
@@ -43,6 +47,8 @@ class SCConfig:
     sem_width: int = 8  # F's base width; it outputs 16 * sem_width channels at 1/16
     noise: int = 0  # channels of synthesis noise fed to the generator at synthesized cells
     noise_up: bool = False  # also add noise after each up-sampling stage at synthesized pixels
+    texture_width: int = 0  # base width of the texture branch (models/texture_branch.py); 0: none
+    texture_resize: bool = False  # the branch up-samples by resize-convolutions (else transposed convolutions)
 
     def gc(self) -> GCConfig:
         return GCConfig(self.width, self.blocks, self.channels, self.levels, self.norm)
@@ -136,6 +142,14 @@ def synthesis_noise(heat: torch.Tensor, cfg: SCConfig, gen: torch.Generator | No
     return noise
 
 
+def texture_noise(heat: torch.Tensor, gen: torch.Generator | None = None) -> list[torch.Tensor]:
+    """The texture branch's noise for heat (N, 1, h, w): LATENT_NOISE channels at 1/16, then one
+    image per up-sampling stage; fresh from `gen`, or the decoder's fixed seeded fields."""
+    n, _, h, w = heat.shape
+    shapes = [(1, LATENT_NOISE, h, w)] + [(1, 1, h * 2**k, w * 2**k) for k in range(1, STAGES + 1)]
+    return [_signs(s, n, gen, NOISE_SEED + 100 + k).to(heat.device, heat.dtype) for k, s in enumerate(shapes)]
+
+
 class SCModel(nn.Module):
     def __init__(self, cfg: SCConfig) -> None:
         super().__init__()
@@ -149,6 +163,7 @@ class SCModel(nn.Module):
         if cfg.noise_up:  # per-channel scale of the noise added after each up-sampling stage
             self.noise_scales = nn.ParameterList(
                 [nn.Parameter(torch.full((1, c * cfg.width, 1, 1), NOISE_UP_INIT)) for c in (8, 4, 2, 1)])
+        self.texture = TextureBranch(cfg.classes, cfg.texture_width, cfg.norm, cfg.texture_resize) if cfg.texture_width else None
 
     def generate(self, w_hat: torch.Tensor, features: torch.Tensor, heat: torch.Tensor,
                  noise: list[torch.Tensor] | None = None) -> torch.Tensor:
@@ -164,18 +179,30 @@ class SCModel(nn.Module):
 
         return self.generator(torch.cat(parts, 1), add_noise if self.cfg.noise_up else None)
 
+    def texturize(self, image: torch.Tensor, onehot: torch.Tensor, heat: torch.Tensor,
+                  noise: list[torch.Tensor] | None = None) -> torch.Tensor:
+        """The generator's image with the texture branch's detail at synthesized pixels (unchanged
+        without a branch); noise: `texture_noise`'s list (the decoder's fixed fields unless given)."""
+        if self.texture is None:
+            return image
+        if noise is None:
+            noise = texture_noise(heat)
+        return self.texture(image, onehot, 1 - heat_at(heat, STRIDE), noise)
+
     def forward(self, x: torch.Tensor, labels: torch.Tensor, heat: torch.Tensor,
                 noise: list[torch.Tensor] | None = None,
-                other_noise: list[torch.Tensor] | None = None) -> dict[str, torch.Tensor]:
-        """other_noise: also generate from the same code with this noise ("x_hat_other")."""
+                other_noise: list[torch.Tensor] | None = None,
+                tex_noise: list[torch.Tensor] | None = None) -> dict[str, torch.Tensor]:
+        """other_noise: also generate from the same code with this noise ("x_hat_other");
+        tex_noise: the texture branch's noise (`texture_noise`)."""
         s = one_hot(labels, self.cfg.classes)
         w = self.encoder(torch.cat([x, s], 1))
         w_hat, symbols, soft = self.quantizer(w)
         features = self.semantics(s)
-        out = {"x_hat": self.generate(w_hat, features, heat, noise), "symbols": symbols, "soft_assign": soft,
-               "heat": heat}
+        x_hat = self.texturize(self.generate(w_hat, features, heat, noise), s, heat, tex_noise)
+        out = {"x_hat": x_hat, "symbols": symbols, "soft_assign": soft, "heat": heat}
         if other_noise is not None:
-            out["x_hat_other"] = self.generate(w_hat, features, heat, other_noise)
+            out["x_hat_other"] = self.texturize(self.generate(w_hat, features, heat, other_noise), s, heat, tex_noise)
         return out
 
     @torch.no_grad()
@@ -186,18 +213,19 @@ class SCModel(nn.Module):
     @torch.no_grad()
     def decode_symbols(self, symbols: torch.Tensor, labels: torch.Tensor, heat: torch.Tensor) -> torch.Tensor:
         s = one_hot(labels, self.cfg.classes)
-        return self.generate(self.quantizer.dequantize(symbols), self.semantics(s), heat)
+        return self.texturize(self.generate(self.quantizer.dequantize(symbols), self.semantics(s), heat), s, heat)
 
 
-def random_heatmaps(labels: torch.Tensor, classes: int, gen: torch.Generator) -> torch.Tensor:
+def random_heatmaps(labels: torch.Tensor, classes: int, gen: torch.Generator, keep_all: bool = True) -> torch.Tensor:
     """Training heatmaps as the paper draws them: per image, keep everything (1/3),
     synthesize a random subset of the classes present (1/3), or preserve one random
-    box and synthesize the rest (1/3). labels: (N, H, W) -> (N, 1, H/16, W/16)."""
+    box and synthesize the rest (1/3); without keep_all, only the last two (1/2 each).
+    labels: (N, H, W) -> (N, 1, H/16, W/16)."""
     n, h, w = labels.shape
     hh, ww = h // STRIDE, w // STRIDE
     heats = []
     for i in range(n):
-        mode = int(torch.randint(3, (1,), generator=gen))
+        mode = int(torch.randint(3, (1,), generator=gen)) if keep_all else 1 + int(torch.randint(2, (1,), generator=gen))
         if mode == 0:
             heat = torch.ones(1, 1, hh, ww)
         elif mode == 1:
@@ -242,8 +270,9 @@ def widen_to_sc(state: dict[str, torch.Tensor], cfg: SCConfig) -> dict[str, torc
             raise ValueError(f"weight {name!r} {tuple(tensor.shape)} does not fit {tuple(target.shape)}")
         else:
             target_state[name] = tensor.float()
-    # F (new when the source is GC) and the up-sampling noise scales keep their initialisation
-    missing = [n for n in target_state if n not in state and not n.startswith(("semantics.", "noise_scales."))]
+    # F (new when the source is GC), the up-sampling noise scales and the texture branch keep
+    # their initialisation
+    missing = [n for n in target_state if n not in state and not n.startswith(("semantics.", "noise_scales.", "texture."))]
     if missing:
         raise ValueError(f"the source weights lack {missing[:3]}")
     return target_state

@@ -32,7 +32,7 @@ from .discriminator import MultiScaleDiscriminator
 from .gan_losses import feature_matching_loss, lsgan_d_loss, lsgan_g_loss, mode_seeking_loss
 from .gc import GCConfig, GCModel
 from .image_bank import ImageBank, list_images, load_label, load_uint8, pair_labels, split_train_val
-from .sc import SCConfig, SCModel, heat_at, one_hot, random_heatmaps, synthesis_noise
+from .sc import SCConfig, SCModel, heat_at, one_hot, random_heatmaps, synthesis_noise, texture_noise
 from .texture_loss import texture_stats_loss
 
 
@@ -67,6 +67,9 @@ class GCTrainConfig:
     # SC: weight of the texture statistics loss on synthesized pixels (band energies and
     # autocorrelations matched to the original's region; models/texture_loss.py)
     texture_weight: float = 0.0
+    # SC: train only the texture branch (models/texture_branch.py), on the texture loss alone, with
+    # every other weight frozen, so latents, coded pixels and context tables stay the source model's
+    texture_only: bool = False
     disc_base: int = 64
     val_count: int = 24
     val_every: float = 120.0  # seconds
@@ -160,10 +163,13 @@ class _Run:
         # the prior's logits only track symbol frequencies: let them move fast; so may the
         # up-sampling noise scales, which start small (NOISE_UP_INIT) and may need to reach ~1
         fast = {"prior.": 50.0, "noise_scales.": 100.0}
-        groups = [{"params": [p for n, p in self.model.named_parameters() if not n.startswith(tuple(fast))],
-                   "base_lr": cfg.lr}]
+        if cfg.texture_only:
+            for n, p in self.model.named_parameters():
+                p.requires_grad_(n.startswith("texture."))
+        trained = [(n, p) for n, p in self.model.named_parameters() if p.requires_grad]
+        groups = [{"params": [p for n, p in trained if not n.startswith(tuple(fast))], "base_lr": cfg.lr}]
         for prefix, factor in fast.items():
-            params = [p for n, p in self.model.named_parameters() if n.startswith(prefix)]
+            params = [p for n, p in trained if n.startswith(prefix)]
             if params:
                 groups.append({"params": params, "base_lr": cfg.lr * factor})
         self.opt_g = torch.optim.Adam(groups, lr=cfg.lr)
@@ -255,6 +261,8 @@ class _Run:
 
     def train_step(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> dict[str, float]:
         cfg = self.cfg
+        if cfg.texture_only:
+            return self.texture_step(x, labels)
         gan_on = self.progress() >= cfg.warmup_frac and cfg.gan_weight > 0
         prior = _unwrap(self.model).prior
         with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=cfg.bf16):
@@ -316,12 +324,32 @@ class _Run:
         logs["loss"] = loss.item()
         return logs
 
+    def texture_step(self, x: torch.Tensor, labels: torch.Tensor) -> dict[str, float]:
+        """One step of the texture branch alone (cfg.texture_only): every heatmap synthesizes
+        something, and the loss is the texture statistics loss on synthesized pixels."""
+        cfg = self.cfg
+        heat = random_heatmaps(labels, cfg.model.classes, self.gen, keep_all=False)
+        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=cfg.bf16):
+            out = self.model(x, labels, heat, synthesis_noise(heat, cfg.model, self.gen),
+                             tex_noise=texture_noise(heat, self.gen))
+            x_hat = out["x_hat"].float()
+        synthesized = 1 - heat_at(heat, x.shape[-1] // heat.shape[-1])
+        tex = texture_stats_loss(x_hat, x, one_hot(labels, cfg.model.classes) * synthesized)
+        loss = cfg.texture_weight * tex
+        if loss.requires_grad:  # else no crop of the batch had a synthesized region large enough
+            self.opt_g.zero_grad(set_to_none=True)
+            loss.backward()
+            self.opt_g.step()
+        coded = heat_at(heat, x.shape[-1] // heat.shape[-1])
+        return {"tex": tex.item(), "loss": loss.item(), "mse": F.mse_loss(x_hat * coded, x * coded).item(),
+                "bpp": 0.0}
+
     # --- validation --------------------------------------------------------------
     @torch.no_grad()
     def validate(self) -> dict[str, float]:
         model = _unwrap(self.model)
         model.eval()
-        psnrs, msssims, bits, pixels = [], [], 0.0, 0
+        psnrs, msssims, textures, bits, pixels = [], [], [], 0.0, 0
         for i, img in enumerate(self.val_images):
             x = img.to(self.device).float().unsqueeze(0) / 127.5 - 1
             with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.cfg.bf16):
@@ -336,9 +364,22 @@ class _Run:
             msssims.append(ms_ssim(rec, ref, data_range=255).item())
             bits += model.prior.bits(out["symbols"]).sum().item()
             pixels += img.shape[1] * img.shape[2]
+            if self.cfg.semantic and model.texture is not None:
+                textures.append(self._val_texture(model, x, lab))
         model.train()
         n = len(self.val_images)
-        return {"val_psnr": sum(psnrs) / n, "val_msssim": sum(msssims) / n, "val_bpp_ideal": bits / pixels}
+        record = {"val_psnr": sum(psnrs) / n, "val_msssim": sum(msssims) / n, "val_bpp_ideal": bits / pixels}
+        if textures:
+            record["val_texture"] = sum(textures) / n
+        return record
+
+    def _val_texture(self, model: SCModel, x: torch.Tensor, labels: torch.Tensor) -> float:
+        """Texture statistics loss, class by class, of the image decoded with every cell
+        synthesized (the decoder's fixed noise fields)."""
+        heat = torch.zeros(1, 1, x.shape[2] // 16, x.shape[3] // 16, device=self.device)
+        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.cfg.bf16):
+            x_hat = model(x, labels, heat)["x_hat"].float()
+        return texture_stats_loss(x_hat, x, one_hot(labels, model.cfg.classes)).item()
 
     def log(self, record: dict[str, Any]) -> None:
         if self.main:
@@ -385,7 +426,8 @@ def train(cfg: GCTrainConfig, progress: bool = True, init_state: dict[str, torch
         bar.set_postfix(step=run.step, psnr=f"{10 * math.log10(4 / max(running['mse'], 1e-10)):.2f}",
                         bpp=f"{running['bpp']:.4f}", refresh=False)
         if now - last_val >= cfg.val_every:
-            rec = {"step": run.step, "elapsed": round(run.elapsed, 1), "phase": "gan" if "d" in logs else "distortion"}
+            phase = "texture" if cfg.texture_only else "gan" if "d" in logs else "distortion"
+            rec = {"step": run.step, "elapsed": round(run.elapsed, 1), "phase": phase}
             rec.update({k: round(v, 5) for k, v in running.items()})
             rec.update(run.validate())
             run.log(rec)
