@@ -333,14 +333,13 @@ class _Run:
             out = self.model(x, labels, heat, synthesis_noise(heat, cfg.model, self.gen),
                              tex_noise=texture_noise(heat, self.gen))
             x_hat = out["x_hat"].float()
-        synthesized = 1 - heat_at(heat, x.shape[-1] // heat.shape[-1])
-        tex = texture_stats_loss(x_hat, x, one_hot(labels, cfg.model.classes) * synthesized)
+        coded = heat_at(heat, x.shape[-1] // heat.shape[-1])
+        tex = texture_stats_loss(x_hat, x, one_hot(labels, cfg.model.classes) * (1 - coded))
         loss = cfg.texture_weight * tex
         if loss.requires_grad:  # else no crop of the batch had a synthesized region large enough
             self.opt_g.zero_grad(set_to_none=True)
             loss.backward()
             self.opt_g.step()
-        coded = heat_at(heat, x.shape[-1] // heat.shape[-1])
         return {"tex": tex.item(), "loss": loss.item(), "mse": F.mse_loss(x_hat * coded, x * coded).item(),
                 "bpp": 0.0}
 
