@@ -183,5 +183,7 @@ def _init_weights(name: str, kind: str, arch: dict[str, Any]) -> tuple[dict[str,
     lineage = {"weights": str(ref.path), "name": ref.name, "sha256": card.get("sha256"),
                "steps": earlier.get("total_steps", earlier.get("steps")),
                "wall_seconds": earlier.get("total_wall_seconds", earlier.get("wall_seconds")),
-               "command": earlier.get("command"), "hardware": earlier.get("hardware")}
+               "command": earlier.get("command"), "hardware": earlier.get("hardware"),
+               # the earlier model's own source, so a card traces every stage back to scratch
+               "init_from": earlier.get("config", {}).get("init_from")}
     return state, card_arch, lineage

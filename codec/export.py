@@ -69,7 +69,9 @@ def export_run(run_dir: str | Path, out_path: str | Path, name: str, data_note: 
         log = [r for r in log if r.get("step", 0) <= at["step"]]
     model = SCModel(cfg.model) if cfg.semantic else GCModel(cfg.model)
     model.load_state_dict({k: v.float() for k, v in state.items()})
-    tensors = {k: (v.half() if v.is_floating_point() and v.ndim > 1 else v.float())
+    # the prior's logits stay float32: the integer tables are computed from them, and a run that
+    # starts from these weights (`--init-from`) must get back exactly the same tables
+    tensors = {k: (v.half() if v.is_floating_point() and v.ndim > 1 and k != "prior.logits" else v.float())
                for k, v in model.state_dict().items()}
     tensors[TABLES_KEY] = integer_tables(model.prior.logits)
     final = log[-1] if log else {}
@@ -93,10 +95,12 @@ def export_run(run_dir: str | Path, out_path: str | Path, name: str, data_note: 
             "hardware": trained_on or None,
             "config": {k: v for k, v in cfg.to_dict().items() if k not in ("model", "command")},
         },
-        "validation": {k: final[k] for k in ("val_psnr", "val_msssim", "val_bpp_ideal") if k in final},
+        "validation": {k: final[k] for k in ("val_psnr", "val_msssim", "val_bpp_ideal", "val_texture") if k in final},
         "validation_step": final.get("step"),
         "validation_note": f"{cfg.val_count} images held out of the training folder (by name hash), "
-                           "centre crops of at most 384x384; bpp is the ideal -log2 p under the learned prior",
+                           "centre crops of at most 384x384; bpp is the ideal -log2 p under the learned prior"
+                           + ("; val_texture is the texture statistics loss where every cell is synthesized"
+                              if "val_texture" in final else ""),
         "log": log,
     }
     return save_weights(tensors, card, out_path)

@@ -183,7 +183,7 @@ class SCModel(nn.Module):
                   noise: list[torch.Tensor] | None = None) -> torch.Tensor:
         """The generator's image with the texture branch's detail at synthesized pixels (unchanged
         without a branch); noise: `texture_noise`'s list (the decoder's fixed fields unless given)."""
-        if self.texture is None:
+        if self.texture is None or bool(heat.all()):  # nothing synthesized: skip the branch's work
             return image
         if noise is None:
             noise = texture_noise(heat)

@@ -1,4 +1,4 @@
-"""Decode speed of the shipped GC models: images per second and ms per megapixel.
+"""Decode speed of the shipped GC and SC models: images per second and ms per megapixel.
 
     python scripts/bench_decode.py [--device cpu|cuda] [--threads 2] [--size 768x512] [--repeats 5] [--half]
 
@@ -6,6 +6,9 @@ Encodes one real photo (a committed fixture, resized) with each model, then time
 `decode` (entropy decoding + generator) end to end. With --device cuda it also
 times reduced-precision decoding (float16) and reports its PSNR change against fp32;
 --half does the same on a CPU (bfloat16, fast only where the CPU has bf16 instructions).
+SC models decode a CamVid fixture (480x360) with its label map, once with every cell
+coded and once with sky+tree+road synthesized (the texture branch's work; label-map
+decoding included in both).
 Prints medians; machines here are noisy, so run it on an idle machine.
 """
 
@@ -21,11 +24,40 @@ import torch
 from PIL import Image
 
 from gcodec.bitstream.container import unpack
-from gcodec.codec import gc_codec
+from gcodec.codec import gc_codec, sc_codec
 from gcodec.codec.metrics import psnr
 from gcodec.codec.registry import shipped_models
 
-SAMPLE = Path(__file__).resolve().parent.parent / "tests/fixtures/sample_481x321.jpg"
+FIXTURES = Path(__file__).resolve().parent.parent / "tests/fixtures"
+SAMPLE = FIXTURES / "sample_481x321.jpg"
+STREET, STREET_LABELS = FIXTURES / "camvid_0016E5_07959.jpg", FIXTURES / "labelmap_camvid_0016E5_07959.png"
+
+
+def _median_seconds(decode, repeats: int, device: torch.device) -> tuple[float, np.ndarray]:
+    """Median wall time of `decode()` after one warm-up call, and its last output."""
+    out = decode()
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        out = decode()
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times), out
+
+
+def bench_sc(device: torch.device, repeats: int) -> None:
+    image = np.asarray(Image.open(STREET).convert("RGB"))
+    labels = np.asarray(Image.open(STREET_LABELS))
+    h, w = labels.shape
+    for ref in shipped_models("sc"):
+        sc = sc_codec.load_sc(ref, device)
+        for setting, spec in (("no synthesis", ""), ("sky+tree+road", "sky,tree,road")):
+            ids = sc_codec.parse_classes(spec, sc.class_names) if spec else []
+            c = unpack(sc_codec.compress(sc, image, labels, ids))
+            t, out = _median_seconds(lambda: sc_codec.decompress(sc, c), repeats, device)
+            print(f"{ref.name} {setting:14s} ({w}x{h}): decode {1000 * t:7.1f} ms "
+                  f"({1000 * t / (w * h / 1e6):7.1f} ms/MP), PSNR {psnr(out, image):.2f} dB")
 
 
 def main() -> None:
@@ -66,6 +98,7 @@ def main() -> None:
             print(f"{ref.name:8s} {'half' if half else 'fp32'}: decode {1000 * t:7.1f} ms "
                   f"({1 / t:6.2f} images/s, {1000 * t / (w * h / 1e6):7.1f} ms/MP), "
                   f"entropy decoding {1000 * statistics.median(ent):5.2f} ms, PSNR {q:.2f} dB{extra}")
+    bench_sc(device, args.repeats)
 
 
 if __name__ == "__main__":

@@ -7,10 +7,11 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
+from safetensors.torch import load_file
 
 from gcodec.bitstream.container import unpack
 from gcodec.codec import gc_codec
-from gcodec.codec.export import export_run
+from gcodec.codec.export import TABLES_KEY, export_run, integer_tables
 from gcodec.codec.registry import resolve_model
 from gcodec.models.gc import GCConfig
 from gcodec.models.sc import NOISE_UP_INIT, SCConfig
@@ -66,6 +67,8 @@ def test_export_of_a_mid_run_checkpoint_describes_those_weights(tmp_path):
     log = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
     # a checkpoint two steps past the last validation, and a log copied after a later validation
     ckpt["step"], ckpt["elapsed"] = 5, 9.5
+    logits = torch.randn_like(ckpt["model"]["prior.logits"]) * 3  # not representable in float16
+    ckpt["model"]["prior.logits"] = logits
     torch.save(ckpt, run / "checkpoint.pt")
     later = dict(log[-1], step=8, elapsed=20.0, val_psnr=99.0)
     (run / "log.jsonl").write_text("".join(json.dumps(r) + "\n" for r in log + [later]))
@@ -73,6 +76,9 @@ def test_export_of_a_mid_run_checkpoint_describes_those_weights(tmp_path):
     assert card["training"]["steps"] == 5 and card["training"]["wall_seconds"] == 9.5
     assert card["validation_step"] == 3 and card["validation"]["val_psnr"] == log[-1]["val_psnr"]
     assert [r["step"] for r in card["log"]] == [r["step"] for r in log]
+    # the logits are stored exactly, so a run continuing from this file rebuilds the same tables
+    w = load_file(str(tmp_path / "w/mid.safetensors"))
+    assert torch.equal(w["prior.logits"], logits) and torch.equal(w[TABLES_KEY], integer_tables(logits))
 
 
 def test_sc_training_step_runs(tmp_path):
@@ -84,7 +90,6 @@ def test_sc_training_step_runs(tmp_path):
 
 
 def test_init_from_a_shipped_model_continues_its_training(tmp_path):
-    from safetensors.torch import load_file
 
     from .test_cli import run
 
@@ -102,6 +107,11 @@ def test_init_from_a_shipped_model_continues_its_training(tmp_path):
     assert card["training"]["steps"] == 2 and card["training"]["total_steps"] == 5
     a, b = load_file(str(first)), load_file(str(tmp_path / "w/second.safetensors"))
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    # a third stage's card traces its lineage back through both earlier ones
+    r = run(*common[:-1], str(tmp_path / "w/second.safetensors"), "--out", str(tmp_path / "run4"), "--lr", "0")
+    assert r.exit_code == 0, r.output
+    lineage = export_run(tmp_path / "run4", tmp_path / "w/third.safetensors", "third")["training"]["config"]["init_from"]
+    assert lineage["name"] == "second" and lineage["init_from"]["name"] == "first" and lineage["steps"] == 5
     # an architecture option that contradicts the init model is refused before training
     r = run(*common, "--out", str(tmp_path / "run3"), "--width", "8")
     assert r.exit_code != 0 and "contradicts" in r.output and not (tmp_path / "run3").exists()
@@ -114,7 +124,6 @@ def test_init_from_a_shipped_model_continues_its_training(tmp_path):
 
 
 def test_sc_run_starts_from_a_gc_model(tmp_path):
-    from safetensors.torch import load_file
 
     from gcodec.codec.model_store import load_weights
     from gcodec.models.sc import SCModel
@@ -180,7 +189,6 @@ def test_sc_run_starts_from_a_gc_model(tmp_path):
 
 
 def test_texture_branch_trains_alone_on_a_frozen_sc_model(tmp_path):
-    from safetensors.torch import load_file
 
     from gcodec.models.texture_branch import SCALE_INIT
 
@@ -200,6 +208,7 @@ def test_texture_branch_trains_alone_on_a_frozen_sc_model(tmp_path):
     assert {"tex", "val_texture"} <= set(log[-1]) and "d" not in log[-1]  # no GAN
     card = export_run(tmp_path / "tex_run", tmp_path / "w/tex.safetensors", "tex")
     assert card["config"]["texture_width"] == 2 and card["training"]["total_steps"] == 5
+    assert card["validation"]["val_texture"] == log[-1]["val_texture"]
     sc_w, tex_w = load_file(str(sc_file)), load_file(str(tmp_path / "w/tex.safetensors"))
     # every weight but the branch's is the source model's, bit for bit (entropy tables too)
     assert {k for k in tex_w if not k.startswith("texture.")} == set(sc_w)
