@@ -61,6 +61,9 @@ def _command_line() -> str:
 @click.option("--texture-branch", "texture_width", default=0, show_default=True, metavar="W",
               help="SC: add a texture branch of base width W to the --init-from SC model and train it alone, on "
                    "the texture loss (--texture-weight), every other weight frozen.")
+@click.option("--texture-gan", default=0.0, show_default=True,
+              help="SC, with --texture-branch: weight of an adversarial loss on the branch (a discriminator that "
+                   "sees the decode and the label map), beside the texture loss.")
 @click.option("--texture-resize/--no-texture-resize", default=False, show_default=True,
               help="SC: the texture branch up-samples by resize-convolutions (else transposed convolutions).")
 @click.option("--disc-base", default=64, show_default=True)
@@ -119,7 +122,7 @@ def _check_train_options(kw: dict[str, Any]) -> None:
     if not 0 <= kw["synth_distortion"] <= 1:
         raise InputError(f"--synth-distortion must lie in [0, 1], got {kw['synth_distortion']}")
     for name, unset in (("synth_distortion", 1), ("noise", 0), ("noise_up", False), ("diversity_weight", 0),
-                        ("texture_weight", 0), ("texture_width", 0), ("texture_resize", False)):
+                        ("texture_weight", 0), ("texture_width", 0), ("texture_resize", False), ("texture_gan", 0)):
         if kw[name] != unset and not kw["labels"]:
             raise InputError(f"--{_flag(name)} is for SC models (it needs --labels)")
     for name in ("steps", "batch", "val_count"):
@@ -130,8 +133,10 @@ def _check_train_options(kw: dict[str, Any]) -> None:
             raise InputError("--texture-branch extends a trained SC model: give it with --init-from")
         if kw["texture_weight"] <= 0:
             raise InputError("--texture-branch trains on the texture loss alone: give --texture-weight above 0")
+    elif kw["texture_gan"]:
+        raise InputError("--texture-gan trains a texture branch: give --texture-branch W")
     for name in ("noise", "texture_width", "threads", "lr_warmup", "time_budget", "lr", "mse_weight", "msssim_weight", "gan_weight",
-                 "fm_weight", "rate_weight", "diversity_weight", "texture_weight"):
+                 "fm_weight", "rate_weight", "diversity_weight", "texture_weight", "texture_gan"):
         if kw[name] < 0:
             raise InputError(f"--{_flag(name)} must not be negative, got {kw[name]}")
 

@@ -70,6 +70,7 @@ class GCTrainConfig:
     # SC: train only the texture branch (models/texture_branch.py), on the texture loss alone, with
     # every other weight frozen, so latents, coded pixels and context tables stay the source model's
     texture_only: bool = False
+    texture_gan: float = 0.0  # texture_only: weight of the adversarial loss on the branch
     disc_base: int = 64
     val_count: int = 24
     val_every: float = 120.0  # seconds
@@ -312,21 +313,26 @@ class _Run:
         loss.backward()
         self.opt_g.step()
         if gan_on:
-            with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=cfg.bf16):
-                # one forward over real and fake together: DDP allows one forward per backward
-                both = self.disc(torch.cat([self._disc_input(x, labels), self._disc_input(x_hat.detach(), labels)]))
-                n = x.shape[0]
-                d_loss = lsgan_d_loss([[t[:n] for t in s] for s in both], [[t[n:] for t in s] for s in both])
-            self.opt_d.zero_grad(set_to_none=True)
-            d_loss.backward()
-            self.opt_d.step()
-            logs["d"] = d_loss.item()
+            logs["d"] = self._disc_step(x, x_hat, labels)
         logs["loss"] = loss.item()
         return logs
 
+    def _disc_step(self, x: torch.Tensor, x_hat: torch.Tensor, labels: torch.Tensor | None) -> float:
+        """One LSGAN update of the discriminator on real x against the decode x_hat; its loss."""
+        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.cfg.bf16):
+            # one forward over real and fake together: DDP allows one forward per backward
+            both = self.disc(torch.cat([self._disc_input(x, labels), self._disc_input(x_hat.detach(), labels)]))
+            n = x.shape[0]
+            d_loss = lsgan_d_loss([[t[:n] for t in s] for s in both], [[t[n:] for t in s] for s in both])
+        self.opt_d.zero_grad(set_to_none=True)
+        d_loss.backward()
+        self.opt_d.step()
+        return d_loss.item()
+
     def texture_step(self, x: torch.Tensor, labels: torch.Tensor) -> dict[str, float]:
         """One step of the texture branch alone (cfg.texture_only): every heatmap synthesizes
-        something, and the loss is the texture statistics loss on synthesized pixels."""
+        something, and the loss is the texture statistics loss on synthesized pixels, plus, with
+        cfg.texture_gan, the discriminator's verdict on the whole decode (only the branch moves)."""
         cfg = self.cfg
         heat = random_heatmaps(labels, cfg.model.classes, self.gen, keep_all=False)
         with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=cfg.bf16):
@@ -336,12 +342,19 @@ class _Run:
         coded = heat_at(heat, x.shape[-1] // heat.shape[-1])
         tex = texture_stats_loss(x_hat, x, one_hot(labels, cfg.model.classes) * (1 - coded))
         loss = cfg.texture_weight * tex
+        logs = {"tex": tex.item()}
+        if cfg.texture_gan > 0:
+            with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=cfg.bf16):
+                g_adv = lsgan_g_loss(self.disc(self._disc_input(x_hat, labels)))
+            loss = loss + cfg.texture_gan * g_adv
+            logs["g_adv"] = g_adv.item()
         if loss.requires_grad:  # else no crop of the batch had a synthesized region large enough
             self.opt_g.zero_grad(set_to_none=True)
             loss.backward()
             self.opt_g.step()
-        return {"tex": tex.item(), "loss": loss.item(), "mse": F.mse_loss(x_hat * coded, x * coded).item(),
-                "bpp": 0.0}
+        if cfg.texture_gan > 0:
+            logs["d"] = self._disc_step(x, x_hat, labels)
+        return {**logs, "loss": loss.item(), "mse": F.mse_loss(x_hat * coded, x * coded).item(), "bpp": 0.0}
 
     # --- validation --------------------------------------------------------------
     @torch.no_grad()

@@ -214,11 +214,23 @@ def test_texture_branch_trains_alone_on_a_frozen_sc_model(tmp_path):
     assert {k for k in tex_w if not k.startswith("texture.")} == set(sc_w)
     assert all(torch.equal(sc_w[k], tex_w[k]) for k in sc_w)
     assert not torch.allclose(tex_w["texture.noise_scales.0"].float(), torch.tensor(SCALE_INIT), atol=1e-3)
+    # the branch continues from its own export, with a discriminator beside the texture loss
+    r = run(*common[:-1], str(tmp_path / "w/tex.safetensors"), "--texture-branch", "2", "--texture-weight", "1",
+            "--texture-gan", "0.5", "--lr-warmup", "0", "--out", str(tmp_path / "gan_run"))
+    assert r.exit_code == 0, r.output
+    last = json.loads((tmp_path / "gan_run/log.jsonl").read_text().splitlines()[-1])
+    assert {"tex", "g_adv", "d"} <= set(last)
+    export_run(tmp_path / "gan_run", tmp_path / "w/gan.safetensors", "gan")
+    gan_w = load_file(str(tmp_path / "w/gan.safetensors"))
+    assert all(torch.equal(sc_w[k], gan_w[k]) for k in sc_w)
+    assert not torch.equal(gan_w["texture.tail.weight"], tex_w["texture.tail.weight"])
     # it extends a trained SC model and needs the texture loss
     for args, msg in ((["--texture-weight", "1"], "give it with --init-from"),
                       (["--init-from", str(sc_file)], "give --texture-weight above 0")):
         r = run(*common[:-2], "--texture-branch", "2", *args, "--out", str(tmp_path / "bad"))
         assert r.exit_code == 1 and msg in r.stderr and not (tmp_path / "bad").exists()
+    r = run(*common, "--texture-gan", "1", "--out", str(tmp_path / "bad"))
+    assert r.exit_code == 1 and "give --texture-branch W" in r.stderr and not (tmp_path / "bad").exists()
     gc_file = tmp_path / "w/gc.safetensors"
     train(_cfg(tmp_path / "gc", data, 1, model=GCConfig(width=4, blocks=1, channels=2)), progress=False)
     export_run(tmp_path / "gc/run", gc_file, "gc")
@@ -243,6 +255,7 @@ def test_texture_branch_trains_alone_on_a_frozen_sc_model(tmp_path):
     (["--diversity-weight", "0.1"], "--diversity-weight is for SC models (it needs --labels)"),
     (["--texture-weight", "1"], "--texture-weight is for SC models (it needs --labels)"),
     (["--texture-branch", "4"], "--texture-branch is for SC models (it needs --labels)"),
+    (["--texture-gan", "1"], "--texture-gan is for SC models (it needs --labels)"),
 ])
 def test_impossible_training_options_fail_before_any_work(tmp_path, args, msg):
     from .test_cli import run
