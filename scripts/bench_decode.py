@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import statistics
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -33,7 +34,7 @@ SAMPLE = FIXTURES / "sample_481x321.jpg"
 STREET, STREET_LABELS = FIXTURES / "camvid_0016E5_07959.jpg", FIXTURES / "labelmap_camvid_0016E5_07959.png"
 
 
-def _median_seconds(decode, repeats: int, device: torch.device) -> tuple[float, np.ndarray]:
+def _median_seconds(decode: Callable[[], np.ndarray], repeats: int, device: torch.device) -> tuple[float, np.ndarray]:
     """Median wall time of `decode()` after one warm-up call, and its last output."""
     out = decode()
     times = []
