@@ -38,6 +38,7 @@ class PayloadKind(enum.IntEnum):
     LABEL_MAP = 2
     SC_IMAGE = 3
     VIDEO = 4
+    LAYERED_IMAGE = 5
 
 
 _KIND_NAMES = {
@@ -45,6 +46,7 @@ _KIND_NAMES = {
     PayloadKind.LABEL_MAP: "label map",
     PayloadKind.SC_IMAGE: "semantic image",
     PayloadKind.VIDEO: "video",
+    PayloadKind.LAYERED_IMAGE: "layered image",
 }
 
 

@@ -79,8 +79,12 @@ def _device_option(f: Callable) -> Callable:
 @click.argument("inputs", nargs=-1, required=True)
 @click.option("-o", "--out", help="Output file ('-' for standard output); single input only.")
 @click.option("-d", "--outdir", help=f"Output folder: one INPUT-stem{SUFFIX} per input.")
-@click.option("--model", "-m", default=None, help="Model name or .safetensors path (default: gc-c6).")
-@click.option("--bpp", type=float, default=None, help="Pick the shipped GC model closest to this rate.")
+@click.option("--model", "-m", default=None, help="Model name or .safetensors path (default: the layered model).")
+@click.option("--bpp", type=float, default=None,
+              help="Layered images: each file within +-5% of this rate, container included (default 0.05). "
+                   "Videos: the rate to aim at.")
+@click.option("--size", "size_bytes", type=int, default=None, metavar="BYTES",
+              help="Layered images: the best file of at most BYTES bytes.")
 @click.option("--kind", type=click.Choice(["auto", "image", "labelmap"]), default="auto", show_default=True,
               help="auto: single-channel PNGs with few values are label maps (coded losslessly).")
 @click.option("--semantic", default=None,
@@ -109,7 +113,7 @@ def _device_option(f: Callable) -> Callable:
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per file on stdout.")
 @click.option("--force", is_flag=True, help="Overwrite existing outputs.")
 def encode(inputs: tuple[str, ...], out: str | None, outdir: str | None, model: str | None, bpp: float | None,
-           kind: str, semantic: str | None, synthesize: str | None, preserve_boxes: tuple[str, ...], refine: int,
+           size_bytes: int | None, kind: str, semantic: str | None, synthesize: str | None, preserve_boxes: tuple[str, ...], refine: int,
            method: str | None, head: str | None, epochs: float | None, time_budget: float | None, max_frames: int | None, resize: str | None,
            bf16: bool, device: str, jobs: int, as_json: bool, force: bool) -> None:
     """Compress images, label maps or videos (mp4/mkv/avi/y4m or a folder of frames) to .gcodec files."""
@@ -121,7 +125,7 @@ def encode(inputs: tuple[str, ...], out: str | None, outdir: str | None, model: 
     if refine and kind == "labelmap":
         raise InputError("--refine applies to images only")
     # an option for the other kind of input would be silently ignored: refuse it instead
-    image_only = {"--model": model, "--kind": kind if kind != "auto" else None, "--semantic": semantic,
+    image_only = {"--model": model, "--size": size_bytes, "--kind": kind if kind != "auto" else None, "--semantic": semantic,
                   "--synthesize": synthesize, "--preserve-box": preserve_boxes or None, "--refine": refine or None}
     video_only = {"--method": method, "--head": head, "--epochs": epochs, "--time-budget": time_budget, "--max-frames": max_frames,
                   "--resize": resize, "--bf16": bf16 or None}
@@ -137,26 +141,34 @@ def encode(inputs: tuple[str, ...], out: str | None, outdir: str | None, model: 
     given = [k for k, v in video_only.items() if v is not None]
     if given:
         raise InputError(f"{', '.join(given)} {'applies' if len(given) == 1 else 'apply'} to videos only")
-    from ..codec.api import Codec, model_for_bpp
+    from ..codec.api import Codec
     from ..codec.device import pick_device
     from ..codec.image_io import decode_any, read_bytes, write_atomic
     from ..codec.labelmap_codec import looks_like_labelmap
-    from ..codec.registry import resolve_model
+    from ..codec.registry import DEFAULT_IMAGE_MODEL, resolve_model
 
-    if model and bpp is not None:
-        raise InputError("give --model or --bpp, not both")
+    if bpp is not None and size_bytes is not None:
+        raise InputError("give --bpp or --size, not both")
     outputs = _outputs(inputs, out, outdir, SUFFIX)
     if out == "-" and as_json:
         raise InputError("--json and -o - would both write to standard output")
     for dst in outputs:
         if dst != "-" and Path(dst).exists() and not force:
             raise InputError(f"{dst} exists (use --force to overwrite)")
-    name = model_for_bpp(bpp).name if bpp is not None else model
-    semantic_model = resolve_model(name or "gc-c6").kind == "sc"
+    name = model or DEFAULT_IMAGE_MODEL
+    model_kind = resolve_model(name).kind  # unknown names fail before any work
+    semantic_model = model_kind == "sc"
     if not semantic_model:
         if semantic or synthesize or preserve_boxes:
             raise InputError("--semantic, --synthesize and --preserve-box need an SC model (e.g. --model sc-camvid-c6)")
-        resolve_model(name or "gc-c6", kind="gc")  # unknown names fail before any work
+        if model_kind not in ("gc", "layered"):
+            raise InputError(f"model {name!r} is a {model_kind or 'unknown'} model, not an image model")
+        if model_kind == "gc" and (bpp is not None or size_bytes is not None):
+            raise InputError(f"--bpp and --size need a layered model; {name} codes at its own rate")
+        if model_kind == "layered" and refine:
+            raise InputError("--refine applies to GC and SC models, not to layered ones")
+    elif bpp is not None or size_bytes is not None:
+        raise InputError(f"--bpp and --size need a layered model; {name} codes at its own rate")
     codec = Codec(pick_device(device))
     sc_setup = (_sc_setup(name, inputs, kind, semantic, synthesize, preserve_boxes, codec, refine, jobs == 1)
                 if semantic_model else None)
@@ -177,7 +189,8 @@ def encode(inputs: tuple[str, ...], out: str | None, outdir: str | None, model: 
             data = codec.encode_labels(arr)
         else:
             image = np.repeat(arr[:, :, None], 3, axis=2) if arr.ndim == 2 else arr
-            data = codec.encode_image(image, name, refine, progress=refine > 0 and jobs == 1)
+            data = codec.encode_image(image, name, refine, progress=refine > 0 and jobs == 1, bpp=bpp,
+                                      size=size_bytes)
         image = arr
         write_atomic(dst, data, force)
         h, w = image.shape[:2]
@@ -282,6 +295,8 @@ def _sc_setup(model: str, inputs: tuple[str, ...], kind: str, semantic: str | No
 @click.option("-d", "--outdir", help="Output folder: one INPUT-stem.png per input.")
 @click.option("--model", "-m", default=None, help="Model file, when the container's model is not shipped.")
 @click.option("--reference", "-r", default=None, help="Original image: also print PSNR and MS-SSIM against it.")
+@click.option("--realism", type=float, default=None, metavar="R",
+              help="Layered images: 0 = most faithful, 1 = most detail (default: the model's, see `gcodec models`).")
 @click.option("--half", is_flag=True, help="Run the generator in reduced precision (faster on GPUs).")
 @click.option("--frames", "frame_range", default=None, metavar="A:B", help="Videos: decode only frames A..B-1.")
 @_device_option
@@ -289,7 +304,7 @@ def _sc_setup(model: str, inputs: tuple[str, ...], kind: str, semantic: str | No
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per file on stdout.")
 @click.option("--force", is_flag=True, help="Overwrite existing outputs.")
 def decode(inputs: tuple[str, ...], out: str | None, outdir: str | None, model: str | None,
-           reference: str | None, half: bool, frame_range: str | None, device: str, jobs: int, as_json: bool,
+           reference: str | None, realism: float | None, half: bool, frame_range: str | None, device: str, jobs: int, as_json: bool,
            force: bool) -> None:
     """Decompress .gcodec files: images and label maps to PNG, videos to .mp4 (or a folder of frames)."""
     from ..bitstream.container import PayloadKind, peek_kind
@@ -302,6 +317,10 @@ def decode(inputs: tuple[str, ...], out: str | None, outdir: str | None, model: 
     from ..codec.metrics import ms_ssim, ms_ssim_reason, psnr
 
     frames_sel = frame_slice(frame_range) if frame_range else None
+    if realism is not None:
+        from ..codec.layered.codec import check_realism
+
+        check_realism(realism)
 
     outputs = _outputs(inputs, out, outdir, ".png")
     if reference and len(inputs) != 1:
@@ -330,7 +349,9 @@ def decode(inputs: tuple[str, ...], out: str | None, outdir: str | None, model: 
             secs = time.perf_counter() - t0
             return {"input": src, "output": dst, "kind": "video", "frames": t, "bytes": len(data),
                     "seconds": round(secs, 3), "_line": f"{src} -> {dst}: {t} frames {w}x{h}, {secs:.2f} s"}
-        c, image = codec.decode(data, model)
+        if realism is not None and peek_kind(data) == PayloadKind.VIDEO:
+            raise InputError("--realism applies to layered images, not videos")
+        c, image = codec.decode(data, model, realism)
         write_atomic(dst, png_bytes(image), force)
         secs = time.perf_counter() - t0
         pixels = int(image.shape[0] * image.shape[1])
@@ -386,6 +407,10 @@ def info(file: str, as_json: bool) -> None:
         click.echo(f"  video   {v['frames']} frames at {v['fps']:.3g} fps, method {v['method']}, "
                    f"{v['network']['weights']} weights" + (f", seed {v['seed']}" if v.get("seed") is not None else "")
                    + (f", {v['head']} head" if v.get("head") else ""))
+    if "layered" in d:
+        ly = d["layered"]
+        click.echo(f"  base    {ly['base_codec']}, QP {ly['qp']}, scale {ly['scale']}: {ly['base_bytes']} bytes")
+        click.echo(f"  latents {ly['latent_channels']} channels: {ly['latent_bytes']} bytes")
     if "synthesized_class_ids" in d:
         synth = d.get("synthesized_classes") or d["synthesized_class_ids"]
         click.echo(f"  synthesized {', '.join(map(str, synth)) if synth else 'none'}; "

@@ -16,7 +16,8 @@ DEFAULT_CODECS = "gcodec,jpeg,webp,avif,avif-ds2,avif-ds4,hevc,av1,vvc"
 @click.option("--data", required=True, multiple=True, type=click.Path(exists=True),
               help="Folder of images (or image files); repeatable.")
 @click.option("--codecs", default=DEFAULT_CODECS, show_default=True,
-              help="Comma list: gcodec (all shipped GC models), gcodec:NAME[+NAME], and classical codecs.")
+              help="Comma list: gcodec (all shipped GC models), gcodec:NAME[+NAME], layered[:NAME] (rate-controlled "
+                   "layered images, one curve per --realism), and classical codecs.")
 @click.option("--out", "out_json", default=None, type=click.Path(dir_okay=False), help="Write results as JSON.")
 @click.option("--plot", default=None, type=click.Path(dir_okay=False), help="Write the RD plot (PNG).")
 @click.option("--max-images", default=0, help="Use only the first N images (0: all).")
@@ -25,10 +26,14 @@ DEFAULT_CODECS = "gcodec,jpeg,webp,avif,avif-ds2,avif-ds4,hevc,av1,vvc"
               help="Keep each classical codec's N lowest-rate settings (0: all); for quick low-rate sweeps.")
 @click.option("--device", default="auto", show_default=True)
 @click.option("--half", is_flag=True, help="Decode gcodec models in reduced precision.")
+@click.option("--realism", "realisms", default="0", show_default=True,
+              help="Layered curves: comma-separated decode realism values R in [0, 1].")
+@click.option("--targets", default="0.02,0.03,0.05,0.08", show_default=True,
+              help="Layered curves: comma-separated --bpp targets (the settings).")
 @click.option("--refine", type=int, default=0, show_default=True, metavar="STEPS",
               help="Also run each gcodec curve with STEPS of latent refinement (as NAME-refineSTEPS).")
 def eval_(data: tuple[str, ...], codecs: str, out_json: str | None, plot: str | None, max_images: int,
-          bpp_range: str, n_settings: int, device: str, half: bool, refine: int) -> None:
+          bpp_range: str, n_settings: int, device: str, half: bool, realisms: str, targets: str, refine: int) -> None:
     """Measure bytes, bpp, PSNR, MS-SSIM, texture retention and seconds per image and setting."""
     from dataclasses import replace
 
@@ -41,10 +46,23 @@ def eval_(data: tuple[str, ...], codecs: str, out_json: str | None, plot: str | 
         lo, hi = (float(v) for v in bpp_range.split(","))
     except ValueError:
         raise InputError(f"--bpp-range must be two numbers like 0.01,0.2, got {bpp_range!r}") from None
-    names = parse_codec_spec(codecs, extra_names=["gcodec"])
+    from ..codec.layered.rd import layered_codecs
+
+    try:
+        r_values = [float(v) for v in realisms.split(",")]
+        t_values = tuple(float(v) for v in targets.split(","))
+    except ValueError:
+        raise InputError(f"--realism and --targets take comma-separated numbers, got {realisms!r}, {targets!r}") from None
+    if not all(t > 0 for t in t_values):
+        raise InputError(f"--targets must be positive, got {targets!r}")
+    layered_names = [p.strip() for p in codecs.split(",") if p.strip().startswith("layered:")]
+    names = parse_codec_spec(codecs, extra_names=["gcodec", "layered", *layered_names])
     if refine < 0:
         raise InputError(f"--refine must be >= 0, got {refine}")
     extra: dict = dict(gcodec_codecs(names, pick_device(device), half, refine))
+    layered = layered_codecs(names, pick_device(device), r_values, t_values)
+    extra.update(layered)
+    names = [m for n in names for m in ([c for c in layered if c.startswith(n + "-R")] if n.startswith("layered") else [n])]
     if refine:  # each gcodec curve right before its refined twin
         names = [m for n in names for m in ([n, refined_name(n, refine)] if n in extra else [n])]
     if n_settings < 0:

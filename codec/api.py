@@ -16,13 +16,18 @@ from ..bitstream.container import Container, PayloadKind, unpack
 from ..bitstream.errors import GcodecError, InputError, UnsupportedError
 from . import gc_codec, labelmap_codec, sc_codec
 from .device import pick_device
+from .layered import codec as layered_codec
 from .registry import DEFAULT_IMAGE_MODEL, ModelRef, resolve_model, shipped_models
+
+# A layered encode with neither --bpp nor --size aims here (gc-c6, the old default, writes ~0.046)
+DEFAULT_LAYERED_BPP = 0.05
 
 KIND_NAMES = {
     PayloadKind.GC_IMAGE: "gc-image",
     PayloadKind.LABEL_MAP: "labelmap",
     PayloadKind.SC_IMAGE: "sc-image",
     PayloadKind.VIDEO: "video",
+    PayloadKind.LAYERED_IMAGE: "layered-image",
 }
 
 
@@ -32,24 +37,13 @@ def measured_bpp(m: ModelRef) -> float | None:
     return ev if ev is not None else m.card.get("validation", {}).get("val_bpp_ideal")
 
 
-def model_for_bpp(bpp: float) -> ModelRef:
-    """The shipped GC model with the highest measured rate not above `bpp` (else the lowest)."""
-    if not bpp > 0:
-        raise InputError(f"--bpp must be positive, got {bpp}")
-    rated = [(measured_bpp(m), m) for m in shipped_models("gc")]
-    rated = sorted((r, m) for r, m in rated if r is not None)
-    if not rated:
-        raise InputError("no shipped GC model records its rate")
-    fitting = [m for r, m in rated if r <= bpp]
-    return fitting[-1] if fitting else rated[0][1]
-
-
 @dataclass
 class Codec:
     device: torch.device = field(default_factory=pick_device)
     half: bool = False  # reduced-precision generator on decode
     _gc: dict[str, gc_codec.LoadedGC] = field(default_factory=dict)
     _sc: dict[str, sc_codec.LoadedSC] = field(default_factory=dict)
+    _layered: dict[str, layered_codec.LoadedLayered] = field(default_factory=dict)
 
     def gc(self, ref: ModelRef) -> gc_codec.LoadedGC:
         key = str(ref.path)
@@ -57,9 +51,29 @@ class Codec:
             self._gc[key] = gc_codec.load_gc(ref, self.device)
         return self._gc[key]
 
+    def layered(self, ref: ModelRef) -> layered_codec.LoadedLayered:
+        key = str(ref.path)
+        if key not in self._layered:
+            self._layered[key] = layered_codec.load_layered(ref, self.device)
+        return self._layered[key]
+
     def encode_image(self, image: np.ndarray, model: str | None = None, refine_steps: int = 0,
-                     progress: bool = False) -> bytes:
-        ref = resolve_model(model or DEFAULT_IMAGE_MODEL, kind="gc")
+                     progress: bool = False, bpp: float | None = None, size: int | None = None) -> bytes:
+        """A GC or layered image. Layered models hit `bpp` (+-5%) or stay within `size` bytes
+        (DEFAULT_LAYERED_BPP when neither is given); GC models take neither."""
+        ref = resolve_model(model or DEFAULT_IMAGE_MODEL)
+        if ref.kind == "layered":
+            if refine_steps:
+                raise InputError("--refine applies to GC and SC models, not to layered ones")
+            from .layered.rate import compress_to
+
+            if bpp is None and size is None:
+                bpp = DEFAULT_LAYERED_BPP
+            return compress_to(self.layered(ref), image, bpp=bpp, size=size)[0]
+        if ref.kind != "gc":
+            raise InputError(f"model {ref.name!r} is a {ref.kind or 'unknown'} model, not an image model")
+        if bpp is not None or size is not None:
+            raise InputError(f"--bpp and --size need a layered model; {ref.name} codes at its own rate")
         return gc_codec.compress(self.gc(ref), image, refine_steps, progress)
 
     def sc(self, ref: ModelRef) -> sc_codec.LoadedSC:
@@ -78,9 +92,18 @@ class Codec:
     def encode_labels(self, labels: np.ndarray) -> bytes:
         return labelmap_codec.compress(labels)
 
-    def decode(self, data: bytes, model: str | None = None) -> tuple[Container, np.ndarray]:
-        """Container bytes -> (container, decoded array: RGB image or (H, W) label map)."""
+    def decode(self, data: bytes, model: str | None = None, realism: float | None = None
+               ) -> tuple[Container, np.ndarray]:
+        """Container bytes -> (container, decoded array: RGB image or (H, W) label map). `realism` in
+        [0, 1] applies to layered images (None: the model's default)."""
+        if realism is not None:
+            layered_codec.check_realism(realism)
         c = unpack(data)
+        if c.kind == PayloadKind.LAYERED_IMAGE:
+            ref = resolve_model(model or c.model_id, kind="layered")
+            return c, layered_codec.decompress(self.layered(ref), c, realism, half=self.half)
+        if realism is not None:
+            raise InputError(f"--realism applies to layered images; this is a {KIND_NAMES[c.kind]} file")
         if c.kind == PayloadKind.LABEL_MAP:
             return c, labelmap_codec.decompress(c)
         if c.kind == PayloadKind.GC_IMAGE:
@@ -116,6 +139,12 @@ def describe(data: bytes) -> dict[str, Any]:
             except (GcodecError, KeyError, TypeError, ValueError):
                 pass
             extra["preserved_boxes"] = [list(b) for b in boxes]
+    if c.kind == PayloadKind.LAYERED_IMAGE:
+        from ..bitstream.layered import SECTION, unpack_payload
+
+        p = unpack_payload(c.section(SECTION))
+        extra["layered"] = {"base_codec": "VVC intra", "qp": p.qp, "scale": f"1/{p.scale}",
+                            "base_bytes": len(p.base), "latent_bytes": len(p.latents), "latent_channels": p.channels}
     return {
         "kind": KIND_NAMES[c.kind],
         "size": list(c.size),

@@ -1,6 +1,10 @@
-"""Decode speed of the shipped GC and SC models: images per second and ms per megapixel.
+"""Decode speed of the shipped layered, GC and SC models: images per second and ms per megapixel.
 
     python scripts/bench_decode.py [--device cpu|cuda] [--threads 2] [--size 768x512] [--repeats 5] [--half]
+        [--only layered]
+
+Layered models: one file per base scale (QP chosen for about 0.03 bpp), each timed at R = 0 and
+R = 1, split into the VVC base decode (ffmpeg, with Lanczos upscaling) and the generator.
 
 Encodes one real photo (a committed fixture, resized) with each model, then times
 `decode` (entropy decoding + generator) end to end. With --device cuda it also
@@ -61,6 +65,26 @@ def bench_sc(device: torch.device, repeats: int) -> None:
                   f"({1000 * t / (w * h / 1e6):7.1f} ms/MP), PSNR {psnr(out, image):.2f} dB")
 
 
+def bench_layered(image: np.ndarray, device: torch.device, repeats: int) -> None:
+    from gcodec.codec.layered import codec as lc
+    from gcodec.codec.layered.base import decode_base
+
+    h, w = image.shape[:2]
+    for ref in shipped_models("layered"):
+        lm = lc.load_layered(ref, device)
+        for scale, qp in ((1, 55), (2, 46), (4, 38)):
+            data = lc.compress_at(lm, image, scale, qp)
+            c = unpack(data)
+            p, symbols = lc.parse(lm, c)
+            t_base, base = _median_seconds(lambda: decode_base(p.base, h, w, p.scale), repeats, device)
+            for realism in (0.0, 1.0):
+                t_gen, _ = _median_seconds(lambda: lc.generate(lm, base, symbols, 0, realism), repeats, device)
+                t_all, out = _median_seconds(lambda: lc.decompress(lm, c, realism), repeats, device)
+                print(f"{ref.name} scale 1/{scale} QP {qp} ({8 * len(data) / (h * w):.3f} bpp) R={realism:g}: "
+                      f"decode {1000 * t_all:7.1f} ms = base {1000 * t_base:6.1f} ms + generator "
+                      f"{1000 * t_gen:6.1f} ms (+ entropy decoding); PSNR {psnr(out, image):.2f} dB")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--device", default="cpu")
@@ -68,13 +92,17 @@ def main() -> None:
     ap.add_argument("--size", default="768x512")
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--half", action="store_true", help="also time reduced precision on a CPU")
+    ap.add_argument("--only", choices=["layered", "gc", "sc"], default=None, help="time one kind of model")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     w, h = (int(v) for v in args.size.split("x"))
     image = np.asarray(Image.open(SAMPLE).convert("RGB").resize((w, h), Image.LANCZOS))
     device = torch.device(args.device)
     print(f"device {device}, {args.threads} threads, {w}x{h}, median of {args.repeats}")
-    for ref in sorted(shipped_models("gc"), key=lambda m: m.card["config"]["channels"]):
+    if args.only in (None, "layered"):
+        bench_layered(image, device, args.repeats)
+    gc_models = shipped_models("gc") if args.only in (None, "gc") else []
+    for ref in sorted(gc_models, key=lambda m: m.card["config"]["channels"]):
         gc = gc_codec.load_gc(ref, device)
         c = unpack(gc_codec.compress(gc, image))
         modes = [False, True] if device.type == "cuda" or args.half else [False]
@@ -99,7 +127,8 @@ def main() -> None:
             print(f"{ref.name:8s} {'half' if half else 'fp32'}: decode {1000 * t:7.1f} ms "
                   f"({1 / t:6.2f} images/s, {1000 * t / (w * h / 1e6):7.1f} ms/MP), "
                   f"entropy decoding {1000 * statistics.median(ent):5.2f} ms, PSNR {q:.2f} dB{extra}")
-    bench_sc(device, args.repeats)
+    if args.only in (None, "sc"):
+        bench_sc(device, args.repeats)
 
 
 if __name__ == "__main__":

@@ -1,6 +1,11 @@
 """Side-by-side crops at matched rate: original | gcodec | AVIF (full size) | AVIF (downscaled x2).
 
     python scripts/crop_grid.py IMAGE --model gc-c6 --crop X,Y,W,H -o docs/crops.png
+    python scripts/crop_grid.py IMAGE --model layered-c4 --bpp 0.03 --realism 0,0.6 --codecs vvc \
+        --also gc-c6 --crop X,Y,W,H -o docs/crops_layered.png
+
+A layered model is encoded at `--bpp` and shown once per `--realism` value; `--also` adds
+other gcodec models at their own rate.
 
 For each classical codec the setting whose whole-file bpp on this image is closest to
 gcodec's (not above it when possible) is chosen; each panel is labelled with its bpp,
@@ -39,21 +44,31 @@ def main() -> None:
     ap.add_argument("--crop", default="0,0,256,256")
     ap.add_argument("--codecs", default="avif,avif-ds2")
     ap.add_argument("--refine", type=int, default=0, help="also show gcodec with this many refinement steps")
+    ap.add_argument("--bpp", type=float, default=None, help="layered models: the rate to encode at")
+    ap.add_argument("--realism", default="0", help="layered models: comma-separated R values, one panel each")
+    ap.add_argument("--also", default="", help="comma-separated gcodec models shown at their own rate")
     ap.add_argument("-o", "--out", required=True)
     args = ap.parse_args()
     torch.set_num_threads(2)
     image = np.asarray(Image.open(args.image).convert("RGB"))
     h, w = image.shape[:2]
     codec = Codec(torch.device("cpu"))
-    data = codec.encode_image(image, args.model)
-    _, ours = codec.decode(data)
-    panels = [("original", image), (f"gcodec {args.model}: {8 * len(data) / (h * w):.3f} bpp", ours)]
+    data = codec.encode_image(image, args.model, bpp=args.bpp)
+    panels = [("original", image)]
+    if args.bpp is None:
+        panels.append((f"gcodec {args.model}: {8 * len(data) / (h * w):.3f} bpp", codec.decode(data)[1]))
+    else:
+        for r in (float(v) for v in args.realism.split(",")):
+            panels.append((f"{args.model} R={r:g}: {8 * len(data) / (h * w):.3f} bpp", codec.decode(data, realism=r)[1]))
     if args.refine > 0:
         refined = codec.encode_image(image, args.model, args.refine)
         panels.append((f"gcodec refine {args.refine}: {8 * len(refined) / (h * w):.3f} bpp", codec.decode(refined)[1]))
     for name in args.codecs.split(","):
         b, dec, s = closest(name, image, 8 * len(data) / (h * w))
         panels.append((f"{name} ({s}): {b:.3f} bpp", dec))
+    for name in filter(None, args.also.split(",")):
+        other = codec.encode_image(image, name)
+        panels.append((f"gcodec {name}: {8 * len(other) / (h * w):.3f} bpp", codec.decode(other)[1]))
     x, y, cw, ch = (int(v) for v in args.crop.split(","))
     tiles = []
     for label, img in panels:

@@ -58,3 +58,33 @@ def photo() -> np.ndarray:
 @pytest.fixture
 def photo_path() -> Path:
     return FIXTURES / "photo_200x168.png"
+
+
+TINY_LAYERED = {"width": 8, "blocks": 1, "channels": 2, "levels": 5, "noise": 1}
+
+
+def make_tiny_layered(path: Path, name: str = "tiny-layered", seed: int = 0, default_realism: float = 0.5) -> Path:
+    """An untrained layered detail model whose texture head draws visible detail (so R matters)."""
+    from gcodec.models.detail import DetailConfig, DetailModel
+
+    torch.manual_seed(seed)
+    model = DetailModel(DetailConfig.from_dict(TINY_LAYERED))
+    with torch.no_grad():
+        model.generator.texture[-1].weight.normal_(0, 0.05)
+    card = {"name": name, "kind": "layered", "config": TINY_LAYERED, "default_realism": default_realism}
+    return save_tiny_model(model, card, path)
+
+
+@pytest.fixture
+def layered_weights(tmp_path, monkeypatch) -> Path:
+    """A weights folder with a tiny GC model 'tiny' and a tiny layered model 'tiny-layered'."""
+    wdir = tmp_path / "weights"
+    make_tiny_gc(wdir)
+    make_tiny_layered(wdir)
+    monkeypatch.setenv("GCODEC_WEIGHTS", str(wdir))
+    return wdir
+
+
+@pytest.fixture
+def sample() -> np.ndarray:
+    return np.asarray(Image.open(FIXTURES / "sample_481x321.jpg").convert("RGB"))

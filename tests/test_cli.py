@@ -97,7 +97,7 @@ def test_several_inputs_one_bad(tiny_weights, photo_path, tmp_path):
     (["encode", "a.png", "-o", "x.gcodec", "--model", "nope"], "unknown model"),
     (["encode", "a.png", "-o", "x.gcodec", "-m", "tiny", "--jobs", "0"], "--jobs"),
     (["encode", "a.png", "-o", "x.gcodec", "-m", "tiny", "--device", "tpu"], "unknown device"),
-    (["encode", "a.png", "-o", "x.gcodec", "-m", "tiny", "--bpp", "0.05"], "not both"),
+    (["encode", "a.png", "-o", "x.gcodec", "-m", "tiny", "--bpp", "0.05"], "need a layered model"),
     (["encode", "a.png", "-o", "x.gcodec", "-m", "tiny", "--refine", "-1"], "--refine must be >= 0"),
     (["encode", "l.png", "-o", "x.gcodec", "-m", "tiny", "--refine", "2"], "label map"),
     (["encode", "l.png", "-o", "x.gcodec", "--kind", "labelmap", "--refine", "2"], "images only"),
@@ -134,24 +134,6 @@ def test_pipe_through_subprocess(tiny_weights, photo_path, tmp_path):
     bad = subprocess.run(cmd + ["decode", "-", "-o", str(tmp_path / "x.png")], input=enc.stdout[:10],
                          capture_output=True, env=env, timeout=300)
     assert bad.returncode == 1 and b"Traceback" not in bad.stderr and len(bad.stderr.splitlines()) == 1
-
-
-def test_bpp_picks_the_fitting_model(tiny_weights, photo_path, tmp_path):
-    from .conftest import make_tiny_gc
-    import json as _json
-
-    make_tiny_gc(tiny_weights, "big", seed=2)
-    card = tiny_weights / "big.json"
-    c = _json.loads(card.read_text())
-    c["eval"] = {"bpp": 0.05, "psnr": 20.0, "ms_ssim": 0.8}
-    card.write_text(_json.dumps(c))
-    out = tmp_path / "a.gcodec"
-    assert run("encode", str(photo_path), "-o", str(out), "--bpp", "0.06").exit_code == 0
-    assert json.loads(run("info", str(out), "--json").stdout)["model"] == "big"
-    out.unlink()
-    assert run("encode", str(photo_path), "-o", str(out), "--bpp", "0.02").exit_code == 0
-    assert json.loads(run("info", str(out), "--json").stdout)["model"] == "tiny"  # 0.01 bpp fits
-    assert "positive" in run("encode", str(photo_path), "-o", str(out), "--bpp", "-1", "--force").stderr
 
 
 def test_decode_reference_of_a_small_image_says_why_there_is_no_ms_ssim(tiny_weights, tmp_path):

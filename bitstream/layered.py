@@ -1,0 +1,71 @@
+"""The layered-image section (payload kind 5), byte by byte (bitstream/FORMAT.md).
+
+One section, tag 1, so the container adds a single tag, length and CRC:
+
+    byte 0      bits 7-6: log2 of the base scale (0, 1, 2 -> 1, 1/2, 1/4; 3 is invalid)
+                bits 5-0: the base stream's QP (informational: the stream carries its own)
+    byte 1      bits 7-4: 0 (reserved); bits 3-0: coded texture-latent channels k
+    varint      n: length of the base stream
+    n bytes     the raw VVC intra stream (Annex-B, 10-bit 4:2:0, padded to multiples of 8)
+    the rest    the first k latent channels, ANS-coded under the model's per-channel tables
+                (empty when k = 0); channels from k on decode as the middle level
+
+The base picture's size follows from the header's (H, W) and the scale; the latents'
+from (H, W) padded up to multiples of 32.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .errors import FormatError, TruncatedError
+from .varint import decode_uvarint, encode_uvarint
+
+SECTION = 1
+SCALE_CODES = {1: 0, 2: 1, 4: 2}
+MAX_CHANNELS = 15
+
+
+@dataclass(frozen=True)
+class LayeredPayload:
+    scale: int  # 1, 2 or 4
+    qp: int  # 0..63
+    channels: int  # coded latent channels k, 0..15
+    base: bytes  # raw VVC stream
+    latents: bytes  # ANS payload of the k channels
+
+    def __post_init__(self) -> None:
+        if self.scale not in SCALE_CODES:
+            raise ValueError(f"base scale must be 1, 2 or 4, got {self.scale}")
+        if not 0 <= self.qp <= 63 or not 0 <= self.channels <= MAX_CHANNELS:
+            raise ValueError(f"QP {self.qp} or channel count {self.channels} out of range")
+        if not self.base:
+            raise ValueError("the base stream is empty")
+
+
+def pack_payload(p: LayeredPayload) -> bytes:
+    head = bytes([(SCALE_CODES[p.scale] << 6) | p.qp, p.channels])
+    return head + encode_uvarint(len(p.base)) + p.base + p.latents
+
+
+def unpack_payload(data: bytes) -> LayeredPayload:
+    """Parse the section; FormatError / TruncatedError for anything malformed."""
+    if len(data) < 3:
+        raise TruncatedError("layered image section ends inside its header")
+    code, channels = data[0] >> 6, data[1]
+    if code == 3:
+        raise FormatError("layered image: invalid base scale code 3")
+    if channels >> 4:
+        raise FormatError(f"layered image: reserved bits set in byte 1 ({channels:#04x})")
+    n, pos = decode_uvarint(data, 2, "base stream length")
+    if n == 0:
+        raise FormatError("layered image: the base stream is empty")
+    if pos + n > len(data):
+        raise TruncatedError(f"layered image: base stream claims {n} bytes but only {len(data) - pos} remain")
+    latents = bytes(data[pos + n :])
+    if channels == 0 and latents:
+        raise FormatError(f"layered image: {len(latents)} latent bytes follow but no latent channel is coded")
+    if channels and not latents:
+        raise TruncatedError(f"layered image: {channels} latent channels are coded but their bytes are missing")
+    scale = {v: k for k, v in SCALE_CODES.items()}[code]
+    return LayeredPayload(scale, data[0] & 63, channels, bytes(data[pos : pos + n]), latents)

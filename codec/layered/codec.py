@@ -1,0 +1,147 @@
+"""Layered images (payload kind 5): a VVC base, texture latents and a detail generator.
+
+`compress_at(model, image, scale, qp, channels)` writes one operating point;
+codec/layered/rate.py picks the operating point for a rate. `decompress(model, c, realism)`
+decodes any file at any realism R in [0, 1]: R = 0 is the most faithful decode, R = 1 the
+most detailed; the generator's noise is seeded from the file, so a file and R give the same
+pixels on every machine (within float tolerance).
+"""
+
+from __future__ import annotations
+
+import zlib
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from ...bitstream.container import Container, PayloadKind, pack
+from ...bitstream.entropy import decode_categorical, encode_categorical
+from ...bitstream.errors import FormatError, InputError, UnsupportedError
+from ...bitstream.layered import SECTION, LayeredPayload, pack_payload, unpack_payload
+from ...models.detail import LATENT_STRIDE, DetailConfig, DetailModel, noise_field, pad_to_stride
+from ..export import TABLES_KEY
+from ..gc_codec import check_image, read_static_tables, to_tensor, to_uint8
+from ..model_store import load_weights
+from ..registry import ModelRef
+from .base import decode_base, encode_base, require_vvc
+
+
+@dataclass
+class LoadedLayered:
+    ref: ModelRef
+    model: DetailModel
+    tables: np.ndarray  # int64 (C, L)
+    device: torch.device
+    default_realism: float
+
+    @property
+    def cfg(self) -> DetailConfig:
+        return self.model.cfg
+
+
+def load_layered(ref: ModelRef, device: torch.device) -> LoadedLayered:
+    state, card = load_weights(ref.path)
+    try:
+        cfg = DetailConfig.from_dict(card["config"])
+        tables = read_static_tables(state, cfg.channels, cfg.levels, ref.path)
+        model = DetailModel(cfg)
+        model.load_state_dict({k: v.float() for k, v in state.items()})
+        realism = float(card.get("default_realism", 0.0))
+    except (KeyError, ValueError, RuntimeError, TypeError) as e:
+        raise InputError(f"{ref.path} is not a valid layered model: {str(e).splitlines()[0]}") from None
+    return LoadedLayered(ref, model.eval().to(device), tables, device, realism)
+
+
+def latent_grid(height: int, width: int) -> tuple[int, int]:
+    return -(-height // LATENT_STRIDE), -(-width // LATENT_STRIDE)
+
+
+def check_realism(realism: float) -> float:
+    if not 0.0 <= realism <= 1.0:  # also refuses NaN
+        raise InputError(f"--realism must be in [0, 1], got {realism}")
+    return float(realism)
+
+
+@torch.inference_mode()
+def latent_symbols(lm: LoadedLayered, image: np.ndarray, base: np.ndarray) -> np.ndarray:
+    """The encoder's symbols (C, h/32, w/32) for an image and its upscaled base decode."""
+    x = pad_to_stride(to_tensor(image, lm.device))
+    b = pad_to_stride(to_tensor(base, lm.device))
+    return lm.model.encode_symbols(x, b)[0].cpu().numpy()
+
+
+def encode_latents(lm: LoadedLayered, symbols: np.ndarray, channels: int) -> bytes:
+    """ANS bytes of the first `channels` channels (empty for 0)."""
+    if channels == 0:
+        return b""
+    part = symbols[:channels]
+    index = np.broadcast_to(np.arange(channels)[:, None, None], part.shape).reshape(-1)
+    return encode_categorical(part.reshape(-1), lm.tables, index)
+
+
+def pack_layered(lm: LoadedLayered, size: tuple[int, int], scale: int, qp: int, base_stream: bytes,
+                 latent_bytes: bytes, channels: int) -> bytes:
+    payload = pack_payload(LayeredPayload(scale, qp, channels, base_stream, latent_bytes))
+    return pack(Container(PayloadKind.LAYERED_IMAGE, size, lm.ref.name, lm.ref.digest, ((SECTION, payload),)))
+
+
+def compress_at(lm: LoadedLayered, image: np.ndarray, scale: int, qp: int, channels: int | None = None) -> bytes:
+    """One operating point: base at 1/scale and QP, then the first `channels` latent channels
+    (all by default)."""
+    check_image(image)
+    require_vvc()
+    h, w = image.shape[:2]
+    channels = lm.cfg.channels if channels is None else channels
+    if not 0 <= channels <= lm.cfg.channels:
+        raise InputError(f"latent channels must be in 0..{lm.cfg.channels}, got {channels}")
+    stream = encode_base(image, scale, qp)
+    symbols = latent_symbols(lm, image, decode_base(stream, h, w, scale)) if channels else None
+    return pack_layered(lm, (h, w), scale, qp, stream, encode_latents(lm, symbols, channels) if channels else b"",
+                        channels)
+
+
+def parse(lm: LoadedLayered, c: Container) -> tuple[LayeredPayload, np.ndarray]:
+    """(payload, symbols (C, h/32, w/32) with uncoded channels at the middle level); checked."""
+    if c.kind != PayloadKind.LAYERED_IMAGE:
+        raise UnsupportedError(f"not a layered image file (payload kind {int(c.kind)})")
+    if c.model_id != lm.ref.name or c.model_digest != lm.ref.digest:
+        raise FormatError(f"file was written by model {c.model_id} ({c.model_digest.hex()}), "
+                          f"not {lm.ref.name} ({lm.ref.digest.hex()})")
+    p = unpack_payload(c.section(SECTION))
+    if p.channels > lm.cfg.channels:
+        raise FormatError(f"file codes {p.channels} latent channels; model {lm.ref.name} has {lm.cfg.channels}")
+    gh, gw = latent_grid(*c.size)
+    symbols = np.full((lm.cfg.channels, gh, gw), lm.model.middle, dtype=np.int64)
+    if p.channels:
+        index = np.repeat(np.arange(p.channels), gh * gw)
+        symbols[: p.channels] = decode_categorical(p.latents, lm.tables, index).reshape(p.channels, gh, gw)
+    return p, symbols
+
+
+def noise_seed(p: LayeredPayload) -> int:
+    """The generator's noise seed: a CRC of the base stream, so each file draws its own field."""
+    return zlib.crc32(p.base)
+
+
+@torch.inference_mode()
+def generate(lm: LoadedLayered, base: np.ndarray, symbols: np.ndarray, seed: int, realism: float,
+             half: bool = False) -> np.ndarray:
+    """Upscaled base (H, W, 3) uint8 + symbols -> decoded image at `realism`."""
+    h, w = base.shape[:2]
+    b = pad_to_stride(to_tensor(base, lm.device))
+    z = lm.model.dequantize(torch.from_numpy(symbols).unsqueeze(0).to(lm.device))
+    noise = noise_field(seed, b.shape[-2], b.shape[-1], lm.cfg.noise).to(lm.device)
+    dtype = torch.bfloat16 if lm.device.type == "cpu" else torch.float16
+    with torch.autocast(lm.device.type, dtype=dtype, enabled=half):
+        out = lm.model.decode(b, z, noise, realism)
+    return to_uint8(out.float(), h, w)
+
+
+def decompress(lm: LoadedLayered, c: Container, realism: float | None = None, half: bool = False) -> np.ndarray:
+    """Container -> RGB uint8 (H, W, 3) at `realism` (the model's default when None)."""
+    realism = lm.default_realism if realism is None else check_realism(realism)
+    p, symbols = parse(lm, c)
+    require_vvc()
+    base = decode_base(p.base, *c.size, p.scale)
+    return generate(lm, base, symbols, noise_seed(p), realism, half)

@@ -1,0 +1,66 @@
+"""A `gcodec train layered` run folder -> shipped weights and model card."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from ...bitstream.entropy import PRECISION
+from ...bitstream.errors import InputError
+from ...models.detail import DetailModel
+from ...models.train_layered import LayeredTrainConfig
+from ..export import TABLES_KEY, integer_tables
+from ..model_store import save_weights
+
+BASE_NOTE = ("VVC intra (ffmpeg libvvenc, preset medium, fixed QP, qpa 0, 10-bit 4:2:0, BT.601 limited range) "
+             "at scale 1, 1/2 or 1/4 with Pillow Lanczos down/up-scaling")
+
+
+def is_layered_run(run_dir: str | Path) -> bool:
+    path = Path(run_dir) / "config.json"
+    try:
+        return "train" in json.loads(path.read_text())
+    except (OSError, ValueError, TypeError):
+        return False
+
+
+def export_layered_run(run_dir: str | Path, out_path: str | Path, name: str, data_note: str = "",
+                       trained_on: str = "", default_realism: float = 0.0) -> dict[str, Any]:
+    run_dir = Path(run_dir)
+    meta = json.loads((run_dir / "config.json").read_text())
+    cfg = LayeredTrainConfig.from_dict(meta["train"])
+    ckpt_path = run_dir / "checkpoint.pt"
+    if not ckpt_path.is_file():
+        raise InputError(f"{run_dir} has no checkpoint.pt")
+    ckpt = torch.load(ckpt_path, map_location="cpu", weights_only=True)  # tensors only, never objects
+    model = DetailModel(cfg.model)
+    model.load_state_dict(ckpt["model"])
+    step, elapsed = int(ckpt["step"]), round(float(ckpt["elapsed"]), 1)
+    log_path = run_dir / "log.jsonl"
+    log = [json.loads(line) for line in log_path.read_text().splitlines() if line.strip()] if log_path.is_file() else []
+    log = [r for r in log if r.get("step", 0) <= step]
+    tensors = {k: (v.half() if v.is_floating_point() and v.ndim > 1 else v.float())
+               for k, v in model.state_dict().items()}
+    tensors[TABLES_KEY] = integer_tables(model.prior.logits)
+    final = log[-1] if log else {}
+    card = {
+        "name": name,
+        "kind": "layered",
+        "architecture": "gcodec.models.detail.DetailModel",
+        "config": cfg.model.to_dict(),
+        "base_codec": BASE_NOTE,
+        "default_realism": default_realism,
+        "entropy": {"tables": TABLES_KEY, "dtype": "int32", "precision": PRECISION,
+                    "note": "per-channel categorical tables over the L centers; rows sum to 2**precision"},
+        "training": {"command": meta.get("command"), "data": data_note or meta.get("data"), "steps": step,
+                     "wall_seconds": elapsed, "hardware": trained_on or None,
+                     "config": {k: v for k, v in cfg.to_dict().items() if k != "model"}},
+        "validation": {k: v for k, v in final.items() if k not in ("loss", "fidelity", "texture", "train_bpp")},
+        "validation_note": "held-out training images (name hash) as 256x256 crops, each coded at two QPs per "
+                           "base scale; base_* is the upscaled VVC decode, r0_* / r1_* the decode at R = 0 / 1",
+        "log": log,
+    }
+    return save_weights(tensors, card, out_path)

@@ -1,0 +1,149 @@
+"""Rate control for layered images: `--bpp X` within +-5%, `--size BYTES` never above.
+
+Per base scale (1, 1/2, 1/4, searched in parallel: the encodes are ffmpeg processes), the
+search finds the lowest QP whose file fits under the upper bound with no latents, then adds
+as many latent channels (ordered by importance) as still fit: the base's QP moves the rate
+in ~13% steps, the latent channels fill in between. Each scale's candidate that lands inside
+the bounds is decoded at R = 0 and the one with the best measured quality (PSNR plus MS-SSIM
+in dB) is written.
+"""
+
+from __future__ import annotations
+
+import math
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ...bitstream.errors import InputError
+from ..metrics import ms_ssim, ms_ssim_reason, psnr
+from .base import QP_RANGE, SCALES, decode_base, encode_base, require_vvc
+from .codec import LoadedLayered, encode_latents, generate, latent_symbols, noise_seed, pack_layered
+from ...bitstream.layered import LayeredPayload
+
+BPP_TOLERANCE = 0.05
+LOG_RATE_PER_QP = 0.125  # ln(bytes) falls about this much per QP step (measured on eval photos)
+FIRST_QP = {1: 52, 2: 44, 4: 36}
+
+
+@dataclass
+class Target:
+    low: int  # bytes, inclusive
+    high: int
+    text: str  # for messages
+
+    @classmethod
+    def from_options(cls, height: int, width: int, bpp: float | None, size: int | None) -> "Target":
+        if (bpp is None) == (size is None):
+            raise InputError("give exactly one of --bpp and --size")
+        if bpp is not None:
+            if not (bpp > 0 and math.isfinite(bpp)):
+                raise InputError(f"--bpp must be a positive number, got {bpp}")
+            goal = bpp * height * width / 8
+            return cls(math.ceil(goal * (1 - BPP_TOLERANCE)), math.floor(goal * (1 + BPP_TOLERANCE)),
+                       f"--bpp {bpp:g} (+-5%: {math.ceil(goal * 0.95)}..{math.floor(goal * 1.05)} bytes)")
+        if size <= 0:
+            raise InputError(f"--size must be a positive number of bytes, got {size}")
+        return cls(0, int(size), f"--size {size}")
+
+
+@dataclass
+class Point:
+    scale: int
+    qp: int
+    channels: int
+    data: bytes
+    base: np.ndarray = field(repr=False)
+    symbols: np.ndarray | None = field(default=None, repr=False)
+    score: float = -math.inf
+
+
+class _ScaleSearch:
+    """Bases of one scale by QP, encoded on demand and kept."""
+
+    def __init__(self, lm: LoadedLayered, image: np.ndarray, scale: int) -> None:
+        self.lm, self.image, self.scale = lm, image, scale
+        self.streams: dict[int, bytes] = {}
+
+    def stream(self, qp: int) -> bytes:
+        if qp not in self.streams:
+            self.streams[qp] = encode_base(self.image, self.scale, qp)
+        return self.streams[qp]
+
+    def bare_size(self, qp: int) -> int:
+        """File bytes with this base and no latents."""
+        h, w = self.image.shape[:2]
+        return len(pack_layered(self.lm, (h, w), self.scale, qp, self.stream(qp), b"", 0))
+
+    def lowest_fitting_qp(self, high: int) -> int | None:
+        """The lowest QP whose latent-free file is at most `high` bytes (None if even QP 63 is too big)."""
+        lo_qp, hi_qp = QP_RANGE
+        qp = FIRST_QP[self.scale]
+        qp = min(hi_qp, max(lo_qp, qp + round(math.log(self.bare_size(qp) / max(high, 1)) / LOG_RATE_PER_QP)))
+        if self.bare_size(qp) <= high:
+            while qp > lo_qp and self.bare_size(qp - 1) <= high:
+                qp -= 1
+            return qp
+        while qp < hi_qp:
+            qp += 1
+            if self.bare_size(qp) <= high:
+                return qp
+        return None
+
+    def candidate(self, target: Target) -> Point | None:
+        qp = self.lowest_fitting_qp(target.high)
+        if qp is None:
+            return None
+        h, w = self.image.shape[:2]
+        stream = self.stream(qp)
+        base = decode_base(stream, h, w, self.scale)
+        symbols = latent_symbols(self.lm, self.image, base)
+        best = None
+        for k in range(self.lm.cfg.channels + 1):
+            data = pack_layered(self.lm, (h, w), self.scale, qp, stream, encode_latents(self.lm, symbols, k), k)
+            if len(data) > target.high:
+                break
+            best = Point(self.scale, qp, k, data, base, symbols)
+        return best if best is not None and len(best.data) >= target.low else None
+
+    def smallest(self) -> int:
+        return self.bare_size(QP_RANGE[1])
+
+
+def _score(point: Point, lm: LoadedLayered, image: np.ndarray) -> float:
+    """PSNR + MS-SSIM in dB of the R = 0 decode (MS-SSIM left out for images under 161 px)."""
+    symbols = point.symbols.copy()
+    symbols[point.channels :] = lm.model.middle
+    seed = noise_seed(LayeredPayload(point.scale, point.qp, point.channels, b"\0", b""))  # unused at R = 0
+    out = generate(lm, point.base, symbols, seed, 0.0)
+    score = psnr(out, image)
+    if ms_ssim_reason(*image.shape[:2]) is None:
+        score += -10 * math.log10(max(1 - ms_ssim(out, image), 1e-10))
+    return score
+
+
+def compress_to(lm: LoadedLayered, image: np.ndarray, bpp: float | None = None, size: int | None = None,
+                scales: tuple[int, ...] = SCALES) -> tuple[bytes, Point]:
+    """The best-scoring file within the target; InputError naming the nearest reachable rate if none is."""
+    h, w = image.shape[:2]
+    target = Target.from_options(h, w, bpp, size)
+    require_vvc()
+    overhead = len(pack_layered(lm, (h, w), 4, 63, b"\0", b"", 0)) - 1  # container and section, no stream
+    if target.high <= overhead:
+        raise InputError(f"cannot meet {target.text}: the container alone takes {overhead} bytes")
+    searches = [_ScaleSearch(lm, image, s) for s in scales]
+    with ThreadPoolExecutor(max_workers=len(searches)) as pool:
+        points = [p for p in pool.map(lambda s: s.candidate(target), searches) if p is not None]
+    if not points:
+        smallest = min(s.smallest() for s in searches)
+        if smallest > target.high:
+            raise InputError(f"cannot meet {target.text}: the smallest layered file for this "
+                             f"{w}x{h} image is {smallest} bytes ({8 * smallest / (h * w):.4f} bpp)")
+        sizes = sorted({len(p) for s in searches for p in (s.streams.values())})
+        raise InputError(f"cannot meet {target.text}: no base QP and latent budget lands inside it for this "
+                         f"image (base streams tried: {', '.join(map(str, sizes[:8]))} bytes); try another rate")
+    for p in points:
+        p.score = _score(p, lm, image)
+    best = max(points, key=lambda p: p.score)
+    return best.data, best

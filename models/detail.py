@@ -1,0 +1,159 @@
+"""The layered codec's learned parts: a texture-latent encoder and a detail generator.
+
+Both see the image at 1/4 resolution (pixel-unshuffled), where their heavy layers run, so
+a 768x512 decode costs a few GMAC. The generator restores what the VVC base lost:
+
+    out(R) = base + fidelity(base, z) + R * texture(base, z, noise, R)
+
+- `fidelity` is trained on MSE + MS-SSIM only, so R = 0 is the most faithful decode;
+- `texture` adds seeded, high-frequency detail whose strength and kind follow the base and
+  the texture latents z, trained on local texture statistics (models/texture_loss.py)
+  window by window, weighted by R (after Agustsson et al., Multi-Realism, CVPR 2023).
+
+The latents z (C channels at 1/32 resolution, L levels) are written by an encoder that sees
+the original and the base. Channels are ordered by importance: training drops trailing
+channels at random (reading them as the middle level), so the encoder may code any prefix
+of them, which gives rate control a fine knob.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .gc import LatentPrior, Quantizer
+
+UNSHUFFLE = 4  # heavy layers run at 1/4 resolution
+LATENT_STRIDE = 32  # latents at 1/32 resolution
+
+
+@dataclass(frozen=True)
+class DetailConfig:
+    width: int = 64  # channels of the 1/4-resolution trunk
+    blocks: int = 4  # residual blocks in the trunk
+    channels: int = 4  # texture latent channels C
+    levels: int = 5  # quantization centers L
+    noise: int = 1  # full-resolution noise channels (unshuffled to 16 each)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "DetailConfig":
+        names = {f.name for f in fields(cls)}
+        unknown = set(d) - names
+        if unknown:
+            raise ValueError(f"unknown detail config keys {sorted(unknown)}")
+        return cls(**d)
+
+
+class Block(nn.Module):
+    def __init__(self, width: int) -> None:
+        super().__init__()
+        self.a = nn.Conv2d(width, width, 3, padding=1)
+        self.b = nn.Conv2d(width, width, 3, padding=1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.b(F.relu(self.a(x)))
+
+
+class LatentEncoder(nn.Module):
+    """(original, base) at full resolution -> C unquantized channels at 1/32."""
+
+    def __init__(self, cfg: DetailConfig) -> None:
+        super().__init__()
+        w = cfg.width // 2
+        cin = 6 * UNSHUFFLE**2
+        self.net = nn.Sequential(
+            nn.Conv2d(cin, w, 3, padding=1), nn.ReLU(inplace=True),
+            nn.Conv2d(w, w, 3, stride=2, padding=1), nn.ReLU(inplace=True),
+            nn.Conv2d(w, w, 3, stride=2, padding=1), nn.ReLU(inplace=True),
+            nn.Conv2d(w, w, 3, stride=2, padding=1), nn.ReLU(inplace=True),
+            nn.Conv2d(w, cfg.channels, 1),
+        )
+
+    def forward(self, x: torch.Tensor, base: torch.Tensor) -> torch.Tensor:
+        return self.net(F.pixel_unshuffle(torch.cat([x, base - x], 1), UNSHUFFLE))
+
+
+class DetailGenerator(nn.Module):
+    """(base, dequantized latents, noise, R) -> image, all images in [-1, 1]."""
+
+    def __init__(self, cfg: DetailConfig) -> None:
+        super().__init__()
+        w, px = cfg.width, 3 * UNSHUFFLE**2
+        self.head = nn.Conv2d(px + cfg.channels, w, 3, padding=1)
+        self.trunk = nn.Sequential(*[Block(w) for _ in range(cfg.blocks)])
+        self.fidelity = nn.Conv2d(w, px, 3, padding=1)
+        self.texture = nn.Sequential(
+            nn.Conv2d(w + cfg.noise * UNSHUFFLE**2 + 1, w, 3, padding=1), nn.ReLU(inplace=True),
+            Block(w), nn.Conv2d(w, px, 3, padding=1),
+        )
+        for conv in (self.fidelity, self.texture[-1]):  # start as the identity: out = base
+            nn.init.zeros_(conv.weight)
+            nn.init.zeros_(conv.bias)
+
+    def features(self, base: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+        small = F.pixel_unshuffle(base, UNSHUFFLE)
+        z_up = F.interpolate(z, size=small.shape[-2:], mode="nearest")
+        return self.trunk(F.relu(self.head(torch.cat([small, z_up], 1))))
+
+    def forward(self, base: torch.Tensor, z: torch.Tensor, noise: torch.Tensor, realism: torch.Tensor
+                ) -> tuple[torch.Tensor, torch.Tensor]:
+        """(out at R = 0, texture residual t); the output at R is out0 + R * t. realism: (N,) in [0, 1]."""
+        feat = self.features(base, z)
+        out0 = base + F.pixel_shuffle(self.fidelity(feat), UNSHUFFLE)
+        r = realism.view(-1, 1, 1, 1).to(feat.dtype).expand(-1, 1, *feat.shape[-2:])
+        t_in = torch.cat([feat, F.pixel_unshuffle(noise.to(feat.dtype), UNSHUFFLE), r], 1)
+        return out0, F.pixel_shuffle(self.texture(t_in), UNSHUFFLE)
+
+
+class DetailModel(nn.Module):
+    """Encoder, quantizer, latent prior and generator of the layered codec."""
+
+    def __init__(self, cfg: DetailConfig) -> None:
+        super().__init__()
+        self.cfg = cfg
+        self.encoder = LatentEncoder(cfg)
+        self.quantizer = Quantizer(cfg.levels)
+        self.prior = LatentPrior(cfg.channels, cfg.levels)
+        self.generator = DetailGenerator(cfg)
+
+    @property
+    def middle(self) -> int:
+        """The symbol that uncoded channels read as."""
+        return self.cfg.levels // 2
+
+    def encode_symbols(self, x: torch.Tensor, base: torch.Tensor) -> torch.Tensor:
+        """Hard symbols (N, C, H/32, W/32), int64; sizes must be multiples of 32."""
+        return self.quantizer.symbols(self.encoder(x, base))
+
+    def dequantize(self, symbols: torch.Tensor, coded_channels: int | None = None) -> torch.Tensor:
+        """Latent values; channels from `coded_channels` on read as the middle level."""
+        if coded_channels is not None and coded_channels < symbols.shape[1]:
+            symbols = symbols.clone()
+            symbols[:, coded_channels:] = self.middle
+        return self.quantizer.dequantize(symbols)
+
+    def decode(self, base: torch.Tensor, z: torch.Tensor, noise: torch.Tensor, realism: float) -> torch.Tensor:
+        r = torch.full((base.shape[0],), float(realism), device=base.device)
+        out0, t = self.generator(base, z, noise, r)
+        return out0 + realism * t if realism > 0 else out0
+
+
+def pad_to_stride(x: torch.Tensor) -> torch.Tensor:
+    """Replicate-pad (N, C, H, W) on the bottom and right to multiples of LATENT_STRIDE."""
+    h, w = x.shape[-2:]
+    ph, pw = (-h) % LATENT_STRIDE, (-w) % LATENT_STRIDE
+    return F.pad(x, (0, pw, 0, ph), mode="replicate") if ph or pw else x
+
+
+def noise_field(seed: int, height: int, width: int, channels: int = 1) -> torch.Tensor:
+    """The decoder's noise (1, channels, H, W): standard normal from torch's CPU generator, seeded
+    from the file, so every machine draws the same numbers."""
+    g = torch.Generator(device="cpu").manual_seed(seed)
+    return torch.randn((1, channels, height, width), generator=g)

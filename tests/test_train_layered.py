@@ -1,0 +1,54 @@
+"""`gcodec train layered` end to end on three tiny images: cache, steps, resume, export, encode."""
+
+import json
+import shutil
+
+import numpy as np
+from PIL import Image
+
+from .conftest import FIXTURES
+from .test_cli import run
+
+
+def _data(tmp_path):
+    data = tmp_path / "data"
+    data.mkdir()
+    img = np.asarray(Image.open(FIXTURES / "sample_481x321.jpg").convert("RGB"))
+    for i, (y, x) in enumerate([(0, 0), (40, 200), (100, 90), (60, 250)]):
+        Image.fromarray(img[y : y + 220, x : x + 220]).save(data / f"c{i}.png")
+    return data
+
+
+def test_train_resume_export_encode(tmp_path, monkeypatch):
+    data, out = _data(tmp_path), tmp_path / "run"
+    args = ["train", "layered", "--data", str(data), "--out", str(out), "--crop", "192", "--width", "8",
+            "--blocks", "1", "-C", "2", "--batch", "2", "--val-every", "2", "--val-fraction", "0.5", "--threads", "1"]
+    r = run(*args, "--steps", "2")
+    assert r.exit_code == 0, r.output
+    assert len(list((out / "cache").glob("shard_*.npz"))) == 1
+    log = [json.loads(x) for x in (out / "log.jsonl").read_text().splitlines()]
+    assert [x["step"] for x in log] == [0, 2] and log[0]["r0_psnr"] == log[0]["base_psnr"]
+    assert run(*args, "--steps", "4").exit_code == 0  # resumes at step 2
+    assert [json.loads(x)["step"] for x in (out / "log.jsonl").read_text().splitlines()] == [0, 2, 4]
+    r = run(*args, "--steps", "4", "--lr", "1e-3")
+    assert r.exit_code == 1 and "another configuration" in r.stderr
+
+    wdir = tmp_path / "weights"
+    wdir.mkdir()
+    r = run("export", str(out), "-o", str(wdir / "lay.safetensors"), "--default-realism", "0.4")
+    assert r.exit_code == 0, r.output
+    card = json.loads((wdir / "lay.json").read_text())
+    assert card["kind"] == "layered" and card["training"]["steps"] == 4 and card["default_realism"] == 0.4
+    assert card["training"]["command"].startswith("gcodec ")  # sys.argv: pytest's own here
+    monkeypatch.setenv("GCODEC_WEIGHTS", str(wdir))
+    enc = tmp_path / "a.gcodec"
+    assert run("encode", str(FIXTURES / "sample_481x321.jpg"), "-o", str(enc), "-m", "lay", "--bpp", "0.1").exit_code == 0
+    assert run("decode", str(enc), "-o", str(tmp_path / "a.png")).exit_code == 0
+
+
+def test_train_refuses_impossible_options(tmp_path):
+    data = _data(tmp_path)
+    r = run("train", "layered", "--data", str(data), "--out", str(tmp_path / "r"), "--crop", "100", "--lr", "-1")
+    assert r.exit_code == 1 and "--crop" in r.stderr and "--lr" in r.stderr
+    assert not (tmp_path / "r").exists()
+    shutil.rmtree(data)
