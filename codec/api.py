@@ -6,8 +6,9 @@ in the container and the model from the id the container names.
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable, TypeVar
 
 import numpy as np
 import torch
@@ -18,6 +19,8 @@ from . import gc_codec, labelmap_codec, sc_codec
 from .device import pick_device
 from .layered import codec as layered_codec
 from .registry import DEFAULT_IMAGE_MODEL, ModelRef, resolve_model, shipped_models
+
+M = TypeVar("M")
 
 # A layered encode with neither --bpp nor --size aims here (gc-c6, the old default, writes ~0.046)
 DEFAULT_LAYERED_BPP = 0.05
@@ -44,18 +47,21 @@ class Codec:
     _gc: dict[str, gc_codec.LoadedGC] = field(default_factory=dict)
     _sc: dict[str, sc_codec.LoadedSC] = field(default_factory=dict)
     _layered: dict[str, layered_codec.LoadedLayered] = field(default_factory=dict)
+    # threads share one Codec (`encode --jobs`, the Python API): each model is loaded once
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+
+    def _cached(self, cache: dict[str, M], ref: ModelRef, load: Callable[[ModelRef, torch.device], M]) -> M:
+        with self._lock:
+            key = str(ref.path)
+            if key not in cache:
+                cache[key] = load(ref, self.device)
+            return cache[key]
 
     def gc(self, ref: ModelRef) -> gc_codec.LoadedGC:
-        key = str(ref.path)
-        if key not in self._gc:
-            self._gc[key] = gc_codec.load_gc(ref, self.device)
-        return self._gc[key]
+        return self._cached(self._gc, ref, gc_codec.load_gc)
 
     def layered(self, ref: ModelRef) -> layered_codec.LoadedLayered:
-        key = str(ref.path)
-        if key not in self._layered:
-            self._layered[key] = layered_codec.load_layered(ref, self.device)
-        return self._layered[key]
+        return self._cached(self._layered, ref, layered_codec.load_layered)
 
     def encode_image(self, image: np.ndarray, model: str | None = None, refine_steps: int = 0,
                      progress: bool = False, bpp: float | None = None, size: int | None = None) -> bytes:
@@ -77,10 +83,7 @@ class Codec:
         return gc_codec.compress(self.gc(ref), image, refine_steps, progress)
 
     def sc(self, ref: ModelRef) -> sc_codec.LoadedSC:
-        key = str(ref.path)
-        if key not in self._sc:
-            self._sc[key] = sc_codec.load_sc(ref, self.device)
-        return self._sc[key]
+        return self._cached(self._sc, ref, sc_codec.load_sc)
 
     def encode_semantic(self, image: np.ndarray, labels: np.ndarray, model: str,
                         synthesize_ids: list[int] = (), boxes: list[sc_codec.Box] = (),
