@@ -12,6 +12,12 @@ from .train_cmd import _command_line, train
 @click.option("--out", required=True, type=click.Path(file_okay=False),
               help="Run folder (base-decode cache, checkpoints, log); resumed if it exists.")
 @click.option("--crop", default=256, show_default=True, help="Side of the cached training crops (multiple of 32, >= 192).")
+@click.option("--init-from", default="", type=click.Path(file_okay=False),
+              help="Start from the weights of another run folder's checkpoint (same --width/--blocks/-C/-L).")
+@click.option("--texture-only", is_flag=True,
+              help="Train only the texture head (with --init-from): files and R = 0 decodes stay the same.")
+@click.option("--cache-from", default="", type=click.Path(file_okay=False),
+              help="Reuse another run folder's base-decode cache instead of building one.")
 @click.option("--width", default=64, show_default=True, help="Channels of the 1/4-resolution trunk.")
 @click.option("--blocks", default=4, show_default=True, help="Residual blocks in the trunk.")
 @click.option("--channels", "-C", default=4, show_default=True, help="Texture latent channels.")
@@ -31,29 +37,30 @@ from .train_cmd import _command_line, train
               help="bfloat16 autocast for the networks (1.3-1.5x faster on CPUs with AVX-512 BF16).")
 @click.option("--val-fraction", default=1 / 32, show_default=True, help="Share of images held out (by name hash).")
 @click.option("--cache-workers", default=1, show_default=True, help="Processes coding the base-decode cache.")
-def train_layered(data: str, out: str, crop: int, width: int, blocks: int, channels: int, levels: int, batch: int, lr: float,
-                  mse_weight: float, msssim_weight: float, texture_weight: float, rate_weight: float, steps: int,
-                  time_budget: float, val_every: int, threads: int, bf16: bool, val_fraction: float,
-                  cache_workers: int) -> None:
+def train_layered(**kw) -> None:
     """Train (or resume) the detail model of the layered codec in a run folder."""
     from ..bitstream.errors import InputError
     from ..codec.layered.training import RunOptions, run
     from ..models.detail import DetailConfig
     from ..models.train_layered import LayeredTrainConfig
 
-    checks = {"--crop": crop >= 192 and crop % 32 == 0, "--width": width >= 8, "--blocks": blocks >= 0,
-              "--channels": 1 <= channels <= 15,
-              "--levels": 2 <= levels <= 16, "--batch": batch >= 2, "--lr": lr > 0, "--steps": steps > 0,
-              "--time-budget": time_budget >= 0, "--val-every": val_every > 0, "--threads": threads >= 0,
-              "--cache-workers": cache_workers >= 1, "--val-fraction": 0 < val_fraction < 1, "--mse-weight": mse_weight >= 0,
-              "--msssim-weight": msssim_weight >= 0, "--texture-weight": texture_weight >= 0,
-              "--rate-weight": rate_weight >= 0}
+    checks = {"--crop": kw["crop"] >= 192 and kw["crop"] % 32 == 0, "--width": kw["width"] >= 8,
+              "--blocks": kw["blocks"] >= 0, "--channels": 1 <= kw["channels"] <= 15, "--levels": 2 <= kw["levels"] <= 16,
+              "--batch": kw["batch"] >= 2, "--lr": kw["lr"] > 0, "--steps": kw["steps"] > 0,
+              "--time-budget": kw["time_budget"] >= 0, "--val-every": kw["val_every"] > 0,
+              "--threads": kw["threads"] >= 0, "--cache-workers": kw["cache_workers"] >= 1,
+              "--val-fraction": 0 < kw["val_fraction"] < 1}
+    for name in ("mse_weight", "msssim_weight", "texture_weight", "rate_weight"):
+        checks["--" + name.replace("_", "-")] = kw[name] >= 0
     bad = [name for name, ok in checks.items() if not ok]
     if bad:
         raise InputError(f"impossible value for {', '.join(bad)} (see gcodec train layered --help)")
-    cfg = LayeredTrainConfig(DetailConfig(width, blocks, channels, levels), lr, batch, mse_weight, msssim_weight,
-                             texture_weight, rate_weight, bf16=bf16)
-    opts = RunOptions(data, out, _command_line(), steps, time_budget, val_every, threads, cache_workers,
-                      val_fraction, crop)
-    ckpt = run(cfg, opts)
-    click.echo(f"checkpoint: {ckpt}")
+    if kw["texture_only"] and not kw["init_from"]:
+        raise InputError("--texture-only needs --init-from RUN (a trained model to keep)")
+    model = DetailConfig(kw["width"], kw["blocks"], kw["channels"], kw["levels"])
+    cfg = LayeredTrainConfig(model, **{k: kw[k] for k in ("lr", "batch", "mse_weight", "msssim_weight", "texture_weight",
+                                                         "rate_weight", "bf16", "texture_only")})
+    opts = RunOptions(command=_command_line(), **{k: kw[k] for k in (
+        "data", "out", "steps", "time_budget", "val_every", "threads", "cache_workers", "val_fraction", "crop",
+        "init_from", "cache_from")})
+    click.echo(f"checkpoint: {run(cfg, opts)}")

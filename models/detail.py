@@ -102,14 +102,21 @@ class DetailGenerator(nn.Module):
         z_up = F.interpolate(z, size=small.shape[-2:], mode="nearest")
         return self.trunk(F.relu(self.head(torch.cat([small, z_up], 1))))
 
-    def forward(self, base: torch.Tensor, z: torch.Tensor, noise: torch.Tensor, realism: torch.Tensor
-                ) -> tuple[torch.Tensor, torch.Tensor]:
-        """(out at R = 0, texture residual t); the output at R is out0 + R * t. realism: (N,) in [0, 1]."""
-        feat = self.features(base, z)
-        out0 = base + F.pixel_shuffle(self.fidelity(feat), UNSHUFFLE)
+    def faithful(self, base: torch.Tensor, feat: torch.Tensor) -> torch.Tensor:
+        """The decode at R = 0."""
+        return base + F.pixel_shuffle(self.fidelity(feat), UNSHUFFLE)
+
+    def texture_residual(self, feat: torch.Tensor, noise: torch.Tensor, realism: torch.Tensor) -> torch.Tensor:
+        """t, the detail that R scales. realism: (N,) in [0, 1]."""
         r = realism.view(-1, 1, 1, 1).to(feat.dtype).expand(-1, 1, *feat.shape[-2:])
         t_in = torch.cat([feat, F.pixel_unshuffle(noise.to(feat.dtype), UNSHUFFLE), r], 1)
-        return out0, F.pixel_shuffle(self.texture(t_in), UNSHUFFLE)
+        return F.pixel_shuffle(self.texture(t_in), UNSHUFFLE)
+
+    def forward(self, base: torch.Tensor, z: torch.Tensor, noise: torch.Tensor, realism: torch.Tensor
+                ) -> tuple[torch.Tensor, torch.Tensor]:
+        """(out at R = 0, texture residual t); the output at R is out0 + R * t."""
+        feat = self.features(base, z)
+        return self.faithful(base, feat), self.texture_residual(feat, noise, realism)
 
 
 class DetailModel(nn.Module):

@@ -7,6 +7,10 @@ Batches are (original, upscaled base decode) crop pairs from the base-decode cac
   statistics loss, matched window by window (WINDOW px) against the original.
 The latent rate (ideal bits under the learned prior) is charged on both halves, and trailing
 latent channels are dropped at random so that any prefix of them decodes well.
+
+With `texture_only` (a second stage, started from a trained model) only the texture head
+learns: encoder, prior and the R = 0 decode are frozen, so files and R = 0 decodes stay the
+same, and the whole batch is decoded at one R drawn from U(0, 1).
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ class LayeredTrainConfig:
     rate_weight: float = 15.0  # per bit per pixel of latents
     drop_prob: float = 0.5  # chance that a batch codes only a random prefix of the latent channels
     bf16: bool = False  # bfloat16 autocast for the networks (losses stay float32)
+    texture_only: bool = False  # train only the texture head (everything else frozen)
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -82,9 +87,37 @@ def latents(model: DetailModel, x: torch.Tensor, base: torch.Tensor, keep: int
     return w_hat, hard + expected
 
 
+def trainable(model: DetailModel, cfg: LayeredTrainConfig) -> list[torch.nn.Parameter]:
+    """The parameters a run updates: all, or only the texture head's."""
+    return list(model.generator.texture.parameters() if cfg.texture_only else model.parameters())
+
+
+def texture_step(model: DetailModel, opt: torch.optim.Optimizer, cfg: LayeredTrainConfig, x: torch.Tensor,
+                 base: torch.Tensor, gen: torch.Generator) -> dict[str, float]:
+    """One step of the texture head alone on fidelity + R * texture statistics, all latents coded."""
+    noise = torch.randn(x.shape[0], cfg.model.noise, *x.shape[-2:], generator=gen).to(x.device)
+    r = float(torch.rand((), generator=gen))
+    realism = torch.full((x.shape[0],), r, device=x.device)
+    with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=cfg.bf16):
+        with torch.no_grad():
+            feat = model.generator.features(base, model.dequantize(model.encode_symbols(x, base)))
+            out0 = model.generator.faithful(base, feat)
+        t = model.generator.texture_residual(feat, noise, realism)
+    out = (out0 + r * t).float()
+    fid = fidelity_loss(cfg, out, x)
+    tex = texture_stats_loss(out, x, window_regions(x.shape[0], *x.shape[-2:], device=x.device))
+    loss = fid + cfg.texture_weight * r * tex
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    opt.step()
+    return {"loss": loss.item(), "fidelity": fid.item(), "texture": tex.item(), "train_bpp": 0.0}
+
+
 def train_step(model: DetailModel, opt: torch.optim.Optimizer, cfg: LayeredTrainConfig, x: torch.Tensor,
                base: torch.Tensor, gen: torch.Generator) -> dict[str, float]:
     """One optimizer step on a batch (N, 3, H, W) in [-1, 1], H and W multiples of 32."""
+    if cfg.texture_only:
+        return texture_step(model, opt, cfg, x, base, gen)
     c = cfg.model.channels
     keep = c if torch.rand((), generator=gen) >= cfg.drop_prob else int(torch.randint(0, c + 1, (), generator=gen))
     noise = torch.randn(x.shape[0], cfg.model.noise, *x.shape[-2:], generator=gen).to(x.device)
@@ -121,9 +154,10 @@ def texture_energy(x: torch.Tensor) -> torch.Tensor:
 
 
 @torch.no_grad()
-def validate(model: DetailModel, x: torch.Tensor, base: torch.Tensor, batch: int = 8) -> dict[str, float]:
-    """Means over held-out pairs: PSNR / MS-SSIM / texture retention of the base and of the decode at
-    R = 0 and R = 1, and the latent rate (ideal bits, all channels)."""
+def validate(model: DetailModel, x: torch.Tensor, base: torch.Tensor, batch: int = 8,
+             realisms: tuple[float, ...] = (0.0, 1.0)) -> dict[str, float]:
+    """Means over held-out pairs: PSNR / MS-SSIM / texture retention of the base ("base_*") and of
+    the decode at each R ("r<R>_*", e.g. r0_psnr), and the latent rate (ideal bits, all channels)."""
     sums: dict[str, float] = {}
     gen = torch.Generator().manual_seed(0)
     for i in range(0, x.shape[0], batch):
@@ -133,7 +167,7 @@ def validate(model: DetailModel, x: torch.Tensor, base: torch.Tensor, batch: int
         bits = float(model.prior.bits(symbols).sum())
         noise = torch.randn(xb.shape[0], model.cfg.noise, *xb.shape[-2:], generator=gen)
         e_x = texture_energy(xb)
-        outs = {"base": bb, "r0": model.decode(bb, z, noise, 0.0), "r1": model.decode(bb, z, noise, 1.0)}
+        outs = {"base": bb, **{f"r{r:g}": model.decode(bb, z, noise, r) for r in realisms}}
         n = xb.shape[0]
         for key, out in outs.items():
             ms = float(ms_ssim(to01(out), to01(xb), data_range=1.0, size_average=True))

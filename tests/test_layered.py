@@ -131,3 +131,17 @@ def test_file_of_another_model(lm, sample, tmp_path):
     data = lc.compress_at(other, sample, 4, 40)
     with pytest.raises(FormatError, match="written by model other"):
         lc.decompress(lm, unpack(data), 0.0)
+
+
+def test_eval_curves_share_files_across_realism(layered_weights, tmp_path):
+    from gcodec.codec.evaluate import evaluate
+    from gcodec.codec.layered.rd import layered_codecs
+
+    from .conftest import FIXTURES
+
+    curves = layered_codecs(["layered:tiny-layered"], torch.device("cpu"), [0.0, 1.0], targets=(0.1,))
+    assert list(curves) == ["layered:tiny-layered-R0", "layered:tiny-layered-R1"]
+    res = evaluate([FIXTURES / "sample_481x321.jpg"], list(curves), extra_codecs=curves, progress=False)
+    r0, r1 = (res["codecs"][n]["per_image"][0] for n in curves)
+    assert r0["bytes"] == r1["bytes"] and abs(r0["bpp"] / 0.1 - 1) <= 0.05
+    assert r1["texture_retention"] != r0["texture_retention"]

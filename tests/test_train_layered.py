@@ -4,6 +4,7 @@ import json
 import shutil
 
 import numpy as np
+import torch
 from PIL import Image
 
 from .conftest import FIXTURES
@@ -33,6 +34,18 @@ def test_train_resume_export_encode(tmp_path, monkeypatch):
     r = run(*args, "--steps", "4", "--lr", "1e-3")
     assert r.exit_code == 1 and "another configuration" in r.stderr
 
+    # a texture-only stage from that run moves the texture head and nothing else
+    stage2 = tmp_path / "stage2"
+    r = run(*[a if a != str(out) else str(stage2) for a in args], "--steps", "2", "--init-from", str(out),
+            "--texture-only", "--cache-from", str(out), "--texture-weight", "1")
+    assert r.exit_code == 0, r.output
+    before = torch.load(out / "checkpoint.pt", weights_only=True)["model"]
+    after = torch.load(stage2 / "checkpoint.pt", weights_only=True)["model"]
+    moved = {k for k in before if not torch.equal(before[k], after[k])}
+    assert moved and all(k.startswith("generator.texture.") for k in moved)
+    assert not (stage2 / "cache").exists()
+    assert json.loads((stage2 / "config.json").read_text())["init_from"]["steps"] == 4
+
     wdir = tmp_path / "weights"
     wdir.mkdir()
     r = run("export", str(out), "-o", str(wdir / "lay.safetensors"), "--default-realism", "0.4")
@@ -51,4 +64,6 @@ def test_train_refuses_impossible_options(tmp_path):
     r = run("train", "layered", "--data", str(data), "--out", str(tmp_path / "r"), "--crop", "100", "--lr", "-1")
     assert r.exit_code == 1 and "--crop" in r.stderr and "--lr" in r.stderr
     assert not (tmp_path / "r").exists()
+    r = run("train", "layered", "--data", str(data), "--out", str(tmp_path / "r"), "--texture-only")
+    assert r.exit_code == 1 and "--init-from" in r.stderr
     shutil.rmtree(data)

@@ -57,6 +57,9 @@ def export_layered_run(run_dir: str | Path, out_path: str | Path, name: str, dat
                     "note": "per-channel categorical tables over the L centers; rows sum to 2**precision"},
         "training": {"command": meta.get("command"), "data": data_note or meta.get("data"), "steps": step,
                      "wall_seconds": elapsed, "hardware": trained_on or None,
+                     # a stage started from another run (`--init-from`) adds up its training
+                     "init_from": meta.get("init_from"),
+                     "total_steps": step + ((meta.get("init_from") or {}).get("steps") or 0),
                      "config": {k: v for k, v in cfg.to_dict().items() if k != "model"}},
         "validation": {k: v for k, v in final.items() if k not in ("loss", "fidelity", "texture", "train_bpp")},
         "validation_note": "held-out training images (name hash) as 256x256 crops, each coded at two QPs per "

@@ -9,6 +9,7 @@ a CPU; it checkpoints every few minutes and at the end, so an interrupted run lo
 from __future__ import annotations
 
 import json
+import signal
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,7 +21,7 @@ from tqdm import tqdm
 
 from ...bitstream.errors import InputError
 from ...models.detail import DetailModel
-from ...models.train_layered import LayeredTrainConfig, train_step, validate
+from ...models.train_layered import LayeredTrainConfig, train_step, trainable, validate
 from .cache import build_cache, is_validation, load_cache
 
 CHECKPOINT_EVERY_S = 300.0
@@ -38,6 +39,8 @@ class RunOptions:
     cache_workers: int = 1
     val_fraction: float = 1 / 32  # of the images, held out by name hash
     crop: int = 256  # side of the cached crops: a multiple of 32, >= 192 (MS-SSIM needs 161)
+    init_from: str = ""  # another run folder whose checkpoint's weights start this run
+    cache_from: str = ""  # another run folder whose base-decode cache this run reuses
 
 
 def _tensors(a: np.ndarray) -> torch.Tensor:
@@ -48,8 +51,24 @@ def _check_config(out: Path, cfg: LayeredTrainConfig) -> None:
     path = out / "config.json"
     if path.is_file():
         old = json.loads(path.read_text()).get("train")
+        try:  # options added since the run started read as their defaults
+            old = LayeredTrainConfig.from_dict(old).to_dict()
+        except (TypeError, ValueError, AttributeError):
+            pass
         if old != cfg.to_dict():
             raise InputError(f"{out} holds a run with another configuration; pick a new --out or the same options")
+
+
+def _init_source(run_dir: str) -> dict[str, Any]:
+    """The model weights of another run's checkpoint, and where they came from (for the card)."""
+    path = Path(run_dir) / "checkpoint.pt"
+    if not path.is_file():
+        raise InputError(f"--init-from {run_dir}: no checkpoint.pt there")
+    state = torch.load(path, map_location="cpu", weights_only=True)  # tensors only, never objects
+    meta = json.loads((Path(run_dir) / "config.json").read_text())
+    return {"model": state["model"], "meta": {"run": str(run_dir), "steps": int(state["step"]),
+                                              "wall_seconds": round(float(state["elapsed"]), 1),
+                                              "command": meta.get("command"), "init_from": meta.get("init_from")}}
 
 
 def run(cfg: LayeredTrainConfig, opts: RunOptions, progress: bool = True) -> Path:
@@ -57,11 +76,14 @@ def run(cfg: LayeredTrainConfig, opts: RunOptions, progress: bool = True) -> Pat
     out = Path(opts.out)
     out.mkdir(parents=True, exist_ok=True)
     _check_config(out, cfg)
-    (out / "config.json").write_text(json.dumps({"train": cfg.to_dict(), "data": opts.data,
-                                                 "command": opts.command}, indent=1))
+    init = _init_source(opts.init_from) if opts.init_from else None
+    (out / "config.json").write_text(json.dumps({"train": cfg.to_dict(), "data": opts.data, "command": opts.command,
+                                                 "init_from": init and init["meta"]}, indent=1))
     if opts.threads > 0:
         torch.set_num_threads(opts.threads)
-    cache = load_cache(build_cache(opts.data, out, side=opts.crop, workers=opts.cache_workers, progress=progress))
+    cache_dir = Path(opts.cache_from) / "cache" if opts.cache_from else build_cache(
+        opts.data, out, side=opts.crop, workers=opts.cache_workers, progress=progress)
+    cache = load_cache(cache_dir)
     held = np.array([is_validation(Path(n), opts.val_fraction) for n in cache["name"]])
     if held.all() or not held.any():
         raise InputError(f"{opts.data}: too few images for a training / validation split")
@@ -69,7 +91,9 @@ def run(cfg: LayeredTrainConfig, opts: RunOptions, progress: bool = True) -> Pat
     x_val, b_val = _tensors(cache["original"][held]), _tensors(cache["base"][held])
 
     model = DetailModel(cfg.model)
-    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+    if init is not None:
+        model.load_state_dict(init["model"])
+    opt = torch.optim.Adam(trainable(model, cfg), lr=cfg.lr)
     gen = torch.Generator().manual_seed(0)
     step, elapsed = 0, 0.0
     ckpt = out / "checkpoint.pt"
@@ -95,20 +119,29 @@ def run(cfg: LayeredTrainConfig, opts: RunOptions, progress: bool = True) -> Pat
     start, last_save = time.perf_counter() - elapsed, time.perf_counter()
     bar = tqdm(total=opts.steps, initial=step, desc="train layered", unit="step", disable=not progress)
     model.train()
-    while step < opts.steps and not (opts.time_budget and elapsed >= opts.time_budget):
-        idx = torch.randint(0, len(x_train), (cfg.batch,), generator=gen).numpy()
-        stats = train_step(model, opt, cfg, _tensors(x_train[idx]), _tensors(b_train[idx]), gen)
-        step += 1
-        elapsed = time.perf_counter() - start
-        bar.update(1)
-        bar.set_postfix(loss=f"{stats['loss']:.3f}", bpp=f"{stats['train_bpp']:.4f}")
-        if step % opts.val_every == 0:
-            model.eval()
-            log({"step": step, "elapsed": round(elapsed, 1), **stats, **validate(model, x_val, b_val)})
-            model.train()
-        if time.perf_counter() - last_save > CHECKPOINT_EVERY_S:
-            save()
-            last_save = time.perf_counter()
-    bar.close()
-    save()
+    # SIGTERM (a killed background run) ends like Ctrl-C: checkpoint, then stop
+    previous = signal.signal(signal.SIGTERM, _raise_interrupt)
+    try:
+        while step < opts.steps and not (opts.time_budget and elapsed >= opts.time_budget):
+            idx = torch.randint(0, len(x_train), (cfg.batch,), generator=gen).numpy()
+            stats = train_step(model, opt, cfg, _tensors(x_train[idx]), _tensors(b_train[idx]), gen)
+            step += 1
+            elapsed = time.perf_counter() - start
+            bar.update(1)
+            bar.set_postfix(loss=f"{stats['loss']:.3f}", bpp=f"{stats['train_bpp']:.4f}")
+            if step % opts.val_every == 0:
+                model.eval()
+                log({"step": step, "elapsed": round(elapsed, 1), **stats, **validate(model, x_val, b_val)})
+                model.train()
+            if time.perf_counter() - last_save > CHECKPOINT_EVERY_S:
+                save()
+                last_save = time.perf_counter()
+    finally:  # also on Ctrl-C / SIGTERM: the steps done are kept
+        signal.signal(signal.SIGTERM, previous)
+        bar.close()
+        save()
     return ckpt
+
+
+def _raise_interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
