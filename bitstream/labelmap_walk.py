@@ -124,10 +124,14 @@ class Walker:
         self.h, self.w = h, w
         self.w1 = w + 1
         self.nv = (h + 1) * (w + 1)
-        border = np.zeros((h + 1, w + 1), np.uint8)
-        border[0, :] = border[h, :] = border[:, 0] = border[:, w] = BORDER
-        self.st = bytearray(border.tobytes())
-        self.tr = bytearray(self.nv)
+        # np.zeros maps zero pages lazily, so a corrupt file claiming 2**28 pixels fails in its
+        # first symbols having written only the border marks, not 768 MB of state (bytearrays
+        # are memset in full). The walk indexes them through memoryviews, as fast as bytearrays.
+        self._st = np.zeros((h + 1, w + 1), np.uint8)
+        self._st[0, :] = self._st[h, :] = self._st[:, 0] = self._st[:, w] = BORDER
+        self._tr = np.zeros(self.nv, np.uint8)
+        self.st = memoryview(self._st.reshape(-1))
+        self.tr = memoryview(self._tr)
         self.models = [Adaptive(_INIT_J, _INC_J), Adaptive(_INIT_T, _INC_T), Adaptive(_INIT_P, _INC_P)]
 
     def perimeter(self) -> list[tuple[int, int]]:
@@ -142,7 +146,7 @@ class Walker:
     def edges(self) -> tuple[np.ndarray, np.ndarray]:
         """Traced crack edges: vertical (H x W-1) and horizontal (H-1 x W)."""
         h, w = self.h, self.w
-        t = np.frombuffer(bytes(self.tr), np.uint8).reshape(h + 1, w + 1)
+        t = self._tr.reshape(h + 1, w + 1)
         return (t[0:h, 1:w] & 4).astype(bool), (t[1:h, 0:w] & 2).astype(bool)
 
     def trace(self, stack: list[tuple[int, int]], floor: int, tc: memoryview | None,
