@@ -1,9 +1,10 @@
-"""`gcodec encode`, `decode`, `info` and `models`."""
+"""`gcodec encode`, and the batch helpers `decode` shares (output paths, per-file error reporting)."""
 
 from __future__ import annotations
 
 import json
 import os
+import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -11,6 +12,7 @@ from typing import Any, Callable
 
 import click
 import numpy as np
+from tqdm import tqdm
 
 from ..bitstream.errors import GcodecError, InputError
 from .main import cli
@@ -55,19 +57,38 @@ def _run_all(inputs: tuple[str, ...], outputs: list[str], work: Callable[[str, s
         except GcodecError as e:
             return src, None, str(e)
 
+    # one progress bar for a batch, on a terminal only: scripts read --json or a pipe instead
+    bar = tqdm(total=len(inputs), unit="file", file=sys.stderr, leave=False,
+               disable=len(inputs) < 2 or as_json or not _stderr_is_terminal())
+
+    def say(text: str) -> None:  # a line on stderr, above the bar when there is one
+        if bar.disable:
+            click.echo(text, err=True)
+        else:
+            bar.write(text, file=sys.stderr)
+
     failed = 0
     with ThreadPoolExecutor(max_workers=jobs) as pool:
         for src, result, err in pool.map(one, zip(inputs, outputs)):
+            bar.update(1)
             if err is not None:
                 failed += 1
                 if as_json:
                     click.echo(json.dumps({"input": src, "error": err}))
-                click.echo(f"gcodec: error: {err if err.startswith(src) else f'{src}: {err}'}", err=True)
+                say(f"gcodec: error: {err if err.startswith(src) else f'{src}: {err}'}")
             else:
                 line = result.pop("_line")  # the human-readable summary; JSON carries the fields instead
-                click.echo(json.dumps(result) if as_json else line, err=not as_json)
+                if as_json:
+                    click.echo(json.dumps(result))
+                else:
+                    say(line)
+    bar.close()
     if failed:
         raise SystemExit(1)
+
+
+def _stderr_is_terminal() -> bool:
+    return sys.stderr.isatty()
 
 
 def _device_option(f: Callable) -> Callable:
@@ -287,160 +308,3 @@ def _sc_setup(model: str, inputs: tuple[str, ...], kind: str, semantic: str | No
                       "synthesized": [names[i] for i in ids], "preserved_boxes": [list(b) for b in boxes]}
 
     return encode_one
-
-
-@cli.command()
-@click.argument("inputs", nargs=-1, required=True)
-@click.option("-o", "--out", help="Output PNG ('-' for standard output); single input only.")
-@click.option("-d", "--outdir", help="Output folder: one INPUT-stem.png per input.")
-@click.option("--model", "-m", default=None, help="Model file, when the container's model is not shipped.")
-@click.option("--reference", "-r", default=None, help="Original image: also print PSNR and MS-SSIM against it.")
-@click.option("--realism", type=float, default=None, metavar="R",
-              help="Layered images: 0 = most faithful, 1 = most detail (default: the model's, see `gcodec models`).")
-@click.option("--half", is_flag=True, help="Run the generator in reduced precision (faster on GPUs).")
-@click.option("--frames", "frame_range", default=None, metavar="A:B", help="Videos: decode only frames A..B-1.")
-@_device_option
-@click.option("--jobs", "-j", default=1, show_default=True)
-@click.option("--json", "as_json", is_flag=True, help="One JSON object per file on stdout.")
-@click.option("--force", is_flag=True, help="Overwrite existing outputs.")
-def decode(inputs: tuple[str, ...], out: str | None, outdir: str | None, model: str | None,
-           reference: str | None, realism: float | None, half: bool, frame_range: str | None, device: str, jobs: int, as_json: bool,
-           force: bool) -> None:
-    """Decompress .gcodec files: images and label maps to PNG, videos to .mp4 (or a folder of frames)."""
-    from ..bitstream.container import PayloadKind, peek_kind
-    from ..codec.video_codec import decompress_video, frame_slice
-    from ..codec.video_io import write_video
-    from ..codec.api import Codec
-    from ..codec.device import pick_device
-    from ..codec.image_io import decode_any, png_bytes, read_bytes, write_atomic
-    from ..codec.labelmap_codec import looks_like_labelmap
-    from ..codec.metrics import ms_ssim, ms_ssim_reason, psnr
-
-    frames_sel = frame_slice(frame_range) if frame_range else None
-    if realism is not None:
-        from ..codec.layered.codec import check_realism
-
-        check_realism(realism)
-
-    outputs = _outputs(inputs, out, outdir, ".png")
-    if reference and len(inputs) != 1:
-        raise InputError("--reference takes a single input")
-    if out == "-" and as_json:
-        raise InputError("--json and -o - would both write to standard output")
-    for dst in outputs:
-        if dst != "-" and Path(dst).exists() and not force:
-            raise InputError(f"{dst} exists (use --force to overwrite)")
-    ref_image = decode_any(read_bytes(reference), reference) if reference else None
-    if ref_image is not None and ref_image.ndim == 2 and not looks_like_labelmap(ref_image):
-        ref_image = np.repeat(ref_image[:, :, None], 3, axis=2)
-    codec = Codec(pick_device(device), half=half)
-
-    def work(src: str, dst: str) -> dict[str, Any]:
-        t0 = time.perf_counter()
-        data = read_bytes(src)
-        if peek_kind(data) == PayloadKind.VIDEO:
-            if dst == "-":
-                raise InputError("a video decodes to a file or folder, not standard output")
-            if outdir:
-                dst = str(Path(dst).with_suffix(".mp4"))
-            video, fps = decompress_video(data, device, frames_sel)
-            write_video(video, fps, dst, force)
-            t, h, w = video.shape[:3]
-            secs = time.perf_counter() - t0
-            return {"input": src, "output": dst, "kind": "video", "frames": t, "bytes": len(data),
-                    "seconds": round(secs, 3), "_line": f"{src} -> {dst}: {t} frames {w}x{h}, {secs:.2f} s"}
-        if realism is not None and peek_kind(data) == PayloadKind.VIDEO:
-            raise InputError("--realism applies to layered images, not videos")
-        c, image = codec.decode(data, model, realism)
-        write_atomic(dst, png_bytes(image), force)
-        secs = time.perf_counter() - t0
-        pixels = int(image.shape[0] * image.shape[1])
-        result = {"input": src, "output": dst, "kind": "labelmap" if image.ndim == 2 else "image",
-                  "bytes": len(data), "bpp": round(8 * len(data) / pixels, 5), "seconds": round(secs, 3)}
-        line = f"{src} -> {dst}: {result['bpp']:.4f} bpp, {secs:.2f} s"
-        if ref_image is not None and image.ndim == 2:
-            ref_labels = ref_image if ref_image.ndim == 2 else None
-            if ref_labels is None or ref_labels.shape != image.shape:
-                raise InputError("--reference for a label map must be a single-channel map of the same size")
-            result["exact"] = bool(np.array_equal(ref_labels, image))
-            line += ", identical to the reference" if result["exact"] else ", DIFFERS from the reference"
-        elif ref_image is not None:
-            if ref_image.shape != image.shape:
-                raise InputError(f"reference is {ref_image.shape[1]}x{ref_image.shape[0]}, "
-                                 f"decoded image {image.shape[1]}x{image.shape[0]}")
-            result["psnr"] = round(psnr(image, ref_image), 3)
-            line += f", PSNR {result['psnr']:.2f} dB"
-            too_small = ms_ssim_reason(*image.shape[:2])
-            result["ms_ssim"] = None if too_small else round(ms_ssim(image, ref_image), 4)
-            line += f" ({too_small})" if too_small else f", MS-SSIM {result['ms_ssim']:.4f}"
-        result["_line"] = line
-        return result
-
-    _run_all(inputs, outputs, work, jobs, as_json)
-
-
-@cli.command()
-@click.argument("file")
-@click.option("--json", "as_json", is_flag=True)
-def info(file: str, as_json: bool) -> None:
-    """Show what a .gcodec file holds."""
-    from ..codec.api import describe
-    from ..codec.image_io import read_bytes
-
-    try:
-        d = describe(read_bytes(file))
-    except GcodecError as e:
-        raise type(e)(str(e) if str(e).startswith(file) else f"{file}: {e}") from None
-    if as_json:
-        click.echo(json.dumps(d))
-        return
-    size = "x".join(str(v) for v in reversed(d["size"][-2:])) + (f", {d['size'][0]} frames" if len(d["size"]) == 3 else "")
-    click.echo(f"{file}: {d['kind']}, {size}, {d['bytes']} bytes, {d['bpp']:.4f} bpp")
-    if d["model"]:
-        click.echo(f"  model   {d['model']} ({d['model_digest']})")
-    click.echo(f"  header  {d['header_bytes']} bytes")
-    names = d.get("section_names", {})
-    for tag, n in d["section_bytes"].items():
-        click.echo(f"  {names[tag]:<7} {n} bytes" if tag in names else f"  section {tag}: {n} bytes")
-    if "video" in d:
-        v = d["video"]
-        click.echo(f"  video   {v['frames']} frames at {v['fps']:.3g} fps, method {v['method']}, "
-                   f"{v['network']['weights']} weights" + (f", seed {v['seed']}" if v.get("seed") is not None else "")
-                   + (f", {v['head']} head" if v.get("head") else ""))
-    if "layered" in d:
-        ly = d["layered"]
-        click.echo(f"  base    {ly['base_codec']}, QP {ly['qp']}, scale {ly['scale']}: {ly['base_bytes']} bytes")
-        click.echo(f"  latents {ly['latent_channels']} channels: {ly['latent_bytes']} bytes")
-    if "synthesized_class_ids" in d:
-        synth = d.get("synthesized_classes") or d["synthesized_class_ids"]
-        click.echo(f"  synthesized {', '.join(map(str, synth)) if synth else 'none'}; "
-                   f"preserved boxes {d['preserved_boxes'] or 'none'}")
-
-
-@cli.command()
-@click.option("--json", "as_json", is_flag=True)
-def models(as_json: bool) -> None:
-    """List the shipped models with their measured rate and quality."""
-    from ..codec.registry import DEFAULT_IMAGE_MODEL, shipped_models
-
-    rows = []
-    for m in shipped_models():
-        v = m.card.get("validation", {})
-        e = m.card.get("eval", {})
-        rows.append({"name": m.name, "kind": m.kind, "default": m.name == DEFAULT_IMAGE_MODEL,
-                     "mb": round(m.path.stat().st_size / 1e6, 1), "validation": v, "eval": e})
-    if as_json:
-        click.echo(json.dumps(rows))
-        return
-    click.echo(f"{'name':<12} {'kind':<13} {'MB':>5}  measured")
-    for r in rows:
-        e, v = r["eval"], r["validation"]
-        if e:
-            meas = f"{e.get('label', 'eval set')}: {e['bpp']:.4f} bpp, PSNR {e['psnr']:.2f} dB, MS-SSIM {e['ms_ssim']:.4f}"
-        elif "val_psnr" in v:
-            meas = f"validation: {v.get('val_bpp_ideal', float('nan')):.4f} bpp, PSNR {v['val_psnr']:.2f} dB, MS-SSIM {v['val_msssim']:.4f}"
-        elif "mIoU" in v:
-            meas = f"validation: mIoU {100 * v['mIoU']:.2f}"
-        else:
-            meas = ""
-        click.echo(f"{r['name'] + (' *' if r['default'] else ''):<12} {r['kind']:<13} {r['mb']:>5}  {meas}")

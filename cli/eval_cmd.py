@@ -30,10 +30,13 @@ DEFAULT_CODECS = "gcodec,jpeg,webp,avif,avif-ds2,avif-ds4,hevc,av1,vvc"
               help="Layered curves: comma-separated decode realism values R in [0, 1].")
 @click.option("--targets", default="0.02,0.03,0.05,0.08", show_default=True,
               help="Layered curves: comma-separated --bpp targets (the settings).")
+@click.option("--resume", default=None, type=click.Path(dir_okay=False),
+              help="A JSON-lines file of finished runs: kept up to date, and runs already in it are not redone.")
 @click.option("--refine", type=int, default=0, show_default=True, metavar="STEPS",
               help="Also run each gcodec curve with STEPS of latent refinement (as NAME-refineSTEPS).")
 def eval_(data: tuple[str, ...], codecs: str, out_json: str | None, plot: str | None, max_images: int,
-          bpp_range: str, n_settings: int, device: str, half: bool, realisms: str, targets: str, refine: int) -> None:
+          bpp_range: str, n_settings: int, device: str, half: bool, realisms: str, targets: str, resume: str | None,
+          refine: int) -> None:
     """Measure bytes, bpp, PSNR, MS-SSIM, texture retention and seconds per image and setting."""
     from dataclasses import replace
 
@@ -79,4 +82,5 @@ def eval_(data: tuple[str, ...], codecs: str, out_json: str | None, plot: str | 
         if p and not Path(p).parent.is_dir():
             raise InputError(f"folder of {p} does not exist")
     evaluate(images, names, Path(out_json) if out_json else None, Path(plot) if plot else None,
-             extra_codecs=extra, progress=True, bpp_range=(lo, hi))
+             extra_codecs=extra, progress=True, bpp_range=(lo, hi),
+             resume=Path(resume) if resume else None)

@@ -22,7 +22,8 @@ def cli() -> None:
 
 def _register() -> None:
     # command modules attach themselves to `cli` on import
-    from . import coding_cmd, eval_cmd, export_cmd, sc_cmd, seg_cmd, train_cmd, train_layered_cmd, video_cmd  # noqa: F401
+    from . import (coding_cmd, decode_cmd, eval_cmd, export_cmd, info_cmd, sc_cmd, seg_cmd, train_cmd,  # noqa: F401
+                   train_layered_cmd, video_cmd)
 
 
 _register()

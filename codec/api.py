@@ -18,7 +18,7 @@ from ..bitstream.errors import GcodecError, InputError, UnsupportedError
 from . import gc_codec, labelmap_codec, sc_codec
 from .device import pick_device
 from .layered import codec as layered_codec
-from .registry import DEFAULT_IMAGE_MODEL, ModelRef, resolve_model, shipped_models
+from .registry import DEFAULT_IMAGE_MODEL, ModelRef, resolve_model
 
 M = TypeVar("M")
 
@@ -146,6 +146,7 @@ def describe(data: bytes) -> dict[str, Any]:
         from ..bitstream.layered import SECTION, unpack_payload
 
         p = unpack_payload(c.section(SECTION))
+        extra["section_names"] = {str(SECTION): "layered"}
         extra["layered"] = {"base_codec": "VVC intra", "qp": p.qp, "scale": f"1/{p.scale}",
                             "base_bytes": len(p.base), "latent_bytes": len(p.latents), "latent_channels": p.channels}
     return {

@@ -12,7 +12,7 @@ from typing import Any
 from ..bitstream.errors import InputError
 from .model_store import load_card
 
-DEFAULT_IMAGE_MODEL = "gc-c6"
+DEFAULT_IMAGE_MODEL = "layered"  # the layered codec; gc-c6 was the default before it
 
 
 @dataclass(frozen=True)

@@ -5,8 +5,8 @@
     python scripts/make_golden.py --print          # print the decoded hashes of the committed files
 
 One small file per payload kind that the shipped models decode: a GC image (gc-c6), an SC
-image (sc-camvid-c6, sky and tree synthesized), a label map and a video (supermask NeRV; it
-carries its own weights). Layered images wait for a shipped layered model.
+image (sc-camvid-c6, sky and tree synthesized), a label map, a video (supermask NeRV; it
+carries its own weights) and a layered image (the shipped `layered` model, decoded at its default R).
 
 Re-encoding reproduces the committed bytes on the machine that made them (every fit is seeded),
 but another CPU or torch may write different ones; after an intended change to a decoder use
@@ -43,6 +43,8 @@ LABEL_CROP = (slice(120, 240), slice(160, 320))  # 160x120 of the same map, elev
 def _crop(c: tuple[slice, slice]) -> str:
     return f"[{c[0].start}:{c[0].stop}, {c[1].start}:{c[1].stop}]"
 VIDEO = dict(method="supermask", bpp=0.5, epochs=60, seed=1)  # the 8-frame 64x48 fixture clip
+LAYERED_CROP = (slice(40, 104), slice(40, 136))  # photo_200x168.png: 96x64
+LAYERED = dict(scale=2, qp=40)
 
 
 def _gc() -> bytes:
@@ -82,12 +84,23 @@ def _video() -> bytes:
     return compress_video(str(FIXTURES / "clip_carphone_64x48.mp4"), VideoOptions(progress=False, device="cpu", **VIDEO))
 
 
+def _layered() -> bytes:
+    from gcodec.codec.layered import codec as layered_codec
+    from gcodec.codec.registry import resolve_model
+
+    photo = np.asarray(Image.open(FIXTURES / "photo_200x168.png").convert("RGB"))
+    lm = layered_codec.load_layered(resolve_model("layered", kind="layered"), torch.device("cpu"))
+    return layered_codec.compress_at(lm, np.ascontiguousarray(photo[LAYERED_CROP]), **LAYERED)
+
+
 FILES = {  # name -> (maker, how it was made)
     "gc-c6.gcodec": (_gc, f"gc-c6 (context tables) on tests/fixtures/photo_200x168.png{_crop(GC_CROP)}"),
     "sc-camvid-c6.gcodec": (_sc, f"sc-camvid-c6 on tests/fixtures/camvid_0016E5_07959.jpg{_crop(SC_CROP)} with "
                                  f"labelmap_camvid_0016E5_07959.png cropped the same; --synthesize sky,tree"),
     "labelmap.gcodec": (_labelmap, f"tests/fixtures/labelmap_camvid_0016E5_07959.png{_crop(LABEL_CROP)}"),
     "video.gcodec": (_video, f"tests/fixtures/clip_carphone_64x48.mp4, VideoOptions({VIDEO})"),
+    "layered.gcodec": (_layered, f"layered (all latent channels) on tests/fixtures/photo_200x168.png"
+                                 f"{_crop(LAYERED_CROP)}, {LAYERED}; decoded at the card's default R"),
 }
 
 

@@ -165,3 +165,23 @@ def test_options_for_the_other_kind_of_input_are_refused(tmp_path, src, args, ms
     out = tmp_path / "x.gcodec"
     r = run("encode", str(FIXTURES / src), "-o", str(out), *args)
     assert r.exit_code == 1 and r.stderr.strip() == f"gcodec: error: {msg}" and not out.exists()
+
+
+def test_batch_progress_bar_on_a_terminal_only(tiny_weights, photo_path, tmp_path, monkeypatch):
+    from gcodec.cli import coding_cmd
+
+    inputs = []
+    for i in range(3):
+        inputs.append(tmp_path / f"p{i}.png")
+        inputs[-1].write_bytes(photo_path.read_bytes())
+    monkeypatch.setattr(coding_cmd, "_stderr_is_terminal", lambda: True)
+    (tmp_path / "a").mkdir()
+    r = run("encode", *map(str, inputs), "-d", str(tmp_path / "a"), "-m", "tiny")
+    assert r.exit_code == 0 and "3/3" in r.stderr and r.stderr.count(" bpp, ") == 3
+    (tmp_path / "b").mkdir()
+    r = run("encode", *map(str, inputs), "-d", str(tmp_path / "b"), "-m", "tiny", "--json")
+    assert r.exit_code == 0 and "3/3" not in r.stderr and len(r.stdout.strip().splitlines()) == 3
+    monkeypatch.setattr(coding_cmd, "_stderr_is_terminal", lambda: False)
+    (tmp_path / "c").mkdir()
+    r = run("encode", *map(str, inputs), "-d", str(tmp_path / "c"), "-m", "tiny")
+    assert r.exit_code == 0 and "3/3" not in r.stderr

@@ -130,7 +130,7 @@ def test_unknown_version_and_kind() -> None:
     with pytest.raises(UnsupportedError):
         peek_kind(bytes(data))
     data[3] = 1
-    for kind in (0, 5, 255):
+    for kind in (0, 6, 255):
         data[4] = kind
         with pytest.raises(UnsupportedError, match=f"kind {kind}"):
             unpack(bytes(data))

@@ -139,9 +139,14 @@ def test_eval_curves_share_files_across_realism(layered_weights, tmp_path):
 
     from .conftest import FIXTURES
 
-    curves = layered_codecs(["layered:tiny-layered"], torch.device("cpu"), [0.0, 1.0], targets=(0.1,))
+    curves = layered_codecs(["layered:tiny-layered"], torch.device("cpu"), [0.0, 1.0], targets=(0.08, 0.1))
     assert list(curves) == ["layered:tiny-layered-R0", "layered:tiny-layered-R1"]
+    shared = curves["layered:tiny-layered-R0"].shared
+    calls = []
+    encode = shared.codec.encode_image
+    shared.codec.encode_image = lambda *a, **k: calls.append(k["bpp"]) or encode(*a, **k)
     res = evaluate([FIXTURES / "sample_481x321.jpg"], list(curves), extra_codecs=curves, progress=False)
-    r0, r1 = (res["codecs"][n]["per_image"][0] for n in curves)
+    assert calls == [0.08, 0.1]  # each (image, target) encoded once, decoded at every R
+    r0, r1 = (res["codecs"][n]["per_image"][1] for n in curves)
     assert r0["bytes"] == r1["bytes"] and abs(r0["bpp"] / 0.1 - 1) <= 0.05
     assert r1["texture_retention"] != r0["texture_retention"]

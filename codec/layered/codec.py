@@ -20,7 +20,6 @@ from ...bitstream.entropy import decode_categorical, encode_categorical
 from ...bitstream.errors import FormatError, InputError, UnsupportedError
 from ...bitstream.layered import SECTION, LayeredPayload, pack_payload, unpack_payload
 from ...models.detail import LATENT_STRIDE, DetailConfig, DetailModel, noise_field, pad_to_stride
-from ..export import TABLES_KEY
 from ..gc_codec import check_image, read_static_tables, to_tensor, to_uint8
 from ..model_store import load_weights
 from ..registry import ModelRef
