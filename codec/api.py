@@ -22,8 +22,11 @@ from .registry import DEFAULT_IMAGE_MODEL, ModelRef, resolve_model
 
 M = TypeVar("M")
 
-# A layered encode with neither --bpp nor --size aims here (gc-c6, the old default, writes ~0.046)
+# A layered encode with neither --bpp nor --size aims here (gc-c6, the old default, writes ~0.046);
+# an image too small for that rate to pay for the container (under ~200x200 px) gets up to
+# DEFAULT_SMALL_BYTES instead.
 DEFAULT_LAYERED_BPP = 0.05
+DEFAULT_SMALL_BYTES = 256
 
 KIND_NAMES = {
     PayloadKind.GC_IMAGE: "gc-image",
@@ -74,7 +77,11 @@ class Codec:
             from .layered.rate import compress_to
 
             if bpp is None and size is None:
-                bpp = DEFAULT_LAYERED_BPP
+                pixels = np.asarray(image).shape[0] * np.asarray(image).shape[1]
+                if DEFAULT_LAYERED_BPP * pixels / 8 < DEFAULT_SMALL_BYTES:
+                    size = DEFAULT_SMALL_BYTES
+                else:
+                    bpp = DEFAULT_LAYERED_BPP
             return compress_to(self.layered(ref), image, bpp=bpp, size=size)[0]
         if ref.kind != "gc":
             raise InputError(f"model {ref.name!r} is a {ref.kind or 'unknown'} model, not an image model")

@@ -87,3 +87,14 @@ def test_shipped_sc_model_on_a_real_street_scene():
     # measured 0.55 and 0.011 on this photo (the photo's own tile repetition: -0.007)
     synthesized = synthesis_measures(out, image, preserved)
     assert synthesized["texture_synth"] > 0.25 and synthesized["tile_repeat_synth"] < 0.1
+
+
+def test_default_model_on_a_tiny_image():
+    """The Python API's first example: a 64x64 image at the default settings (too small for 0.05 bpp
+    to pay for the container, so it gets up to DEFAULT_SMALL_BYTES)."""
+    import gcodec
+    from gcodec.codec.api import DEFAULT_SMALL_BYTES
+
+    data = gcodec.encode(np.zeros((64, 64, 3), np.uint8))
+    assert len(data) <= DEFAULT_SMALL_BYTES
+    assert gcodec.decode(data).shape == (64, 64, 3)
