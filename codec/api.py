@@ -77,7 +77,7 @@ class Codec:
             from .layered.rate import compress_to
 
             if bpp is None and size is None:
-                pixels = np.asarray(image).shape[0] * np.asarray(image).shape[1]
+                pixels = image.shape[0] * image.shape[1]
                 if DEFAULT_LAYERED_BPP * pixels / 8 < DEFAULT_SMALL_BYTES:
                     size = DEFAULT_SMALL_BYTES
                 else:

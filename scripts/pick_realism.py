@@ -18,6 +18,7 @@ import torch
 
 from gcodec.codec.layered.cache import is_validation, load_cache
 from gcodec.codec.layered.codec import load_layered
+from gcodec.codec.layered.training import to_tensors
 from gcodec.codec.registry import resolve_model
 from gcodec.models.train_layered import validate
 
@@ -34,12 +35,9 @@ def main() -> None:
     cache = load_cache(Path(args.run) / "cache")
     held = np.array([is_validation(Path(n), args.val_fraction) for n in cache["name"]])
 
-    def t(a: np.ndarray) -> torch.Tensor:
-        return torch.from_numpy(a).permute(0, 3, 1, 2).float().div(127.5).sub(1.0)
-
     lm = load_layered(resolve_model(args.weights), torch.device("cpu"))
     realisms = tuple(float(v) for v in args.realism.split(","))
-    res = validate(lm.model, t(cache["original"][held]), t(cache["base"][held]), realisms=realisms)
+    res = validate(lm.model, to_tensors(cache["original"][held]), to_tensors(cache["base"][held]), realisms=realisms)
     print(f"{held.sum()} held-out pairs; latent rate {res['latent_bpp']:.4f} bpp (all channels, ideal)")
     print(f"{'decode':>8} {'PSNR':>7} {'MS-SSIM':>8} {'texture':>8}")
     for key in ["base"] + [f"r{r:g}" for r in realisms]:

@@ -19,8 +19,7 @@ import numpy as np
 from ...bitstream.errors import InputError
 from ..metrics import ms_ssim, ms_ssim_reason, psnr
 from .base import QP_RANGE, SCALES, decode_base, encode_base, require_vvc
-from .codec import LoadedLayered, encode_latents, generate, latent_symbols, noise_seed, pack_layered
-from ...bitstream.layered import LayeredPayload
+from .codec import LoadedLayered, encode_latents, generate, latent_symbols, pack_layered
 
 BPP_TOLERANCE = 0.05
 LOG_RATE_PER_QP = 0.125  # ln(bytes) falls about this much per QP step (measured on eval photos)
@@ -120,8 +119,7 @@ def _score(point: Point, lm: LoadedLayered, image: np.ndarray) -> float:
     """PSNR + MS-SSIM in dB of the R = 0 decode (MS-SSIM left out for images under 161 px)."""
     symbols = point.symbols.copy()
     symbols[point.channels :] = lm.model.middle
-    seed = noise_seed(LayeredPayload(point.scale, point.qp, point.channels, b"\0", b""))  # unused at R = 0
-    out = generate(lm, point.base, symbols, seed, 0.0)
+    out = generate(lm, point.base, symbols, 0, 0.0)  # R = 0 ignores the noise, so any seed does
     score = psnr(out, image)
     if ms_ssim_reason(*image.shape[:2]) is None:
         score += -10 * math.log10(max(1 - ms_ssim(out, image), 1e-10))

@@ -43,7 +43,8 @@ class RunOptions:
     cache_from: str = ""  # another run folder whose base-decode cache this run reuses
 
 
-def _tensors(a: np.ndarray) -> torch.Tensor:
+def to_tensors(a: np.ndarray) -> torch.Tensor:
+    """uint8 (N, H, W, 3) -> float (N, 3, H, W) in [-1, 1]."""
     return torch.from_numpy(a).permute(0, 3, 1, 2).float().div(127.5).sub(1.0)
 
 
@@ -88,7 +89,7 @@ def run(cfg: LayeredTrainConfig, opts: RunOptions, progress: bool = True) -> Pat
     if held.all() or not held.any():
         raise InputError(f"{opts.data}: too few images for a training / validation split")
     x_train, b_train = cache["original"][~held], cache["base"][~held]
-    x_val, b_val = _tensors(cache["original"][held]), _tensors(cache["base"][held])
+    x_val, b_val = to_tensors(cache["original"][held]), to_tensors(cache["base"][held])
 
     model = DetailModel(cfg.model)
     if init is not None:
@@ -124,7 +125,7 @@ def run(cfg: LayeredTrainConfig, opts: RunOptions, progress: bool = True) -> Pat
     try:
         while step < opts.steps and not (opts.time_budget and elapsed >= opts.time_budget):
             idx = torch.randint(0, len(x_train), (cfg.batch,), generator=gen).numpy()
-            stats = train_step(model, opt, cfg, _tensors(x_train[idx]), _tensors(b_train[idx]), gen)
+            stats = train_step(model, opt, cfg, to_tensors(x_train[idx]), to_tensors(b_train[idx]), gen)
             step += 1
             elapsed = time.perf_counter() - start
             bar.update(1)
