@@ -39,7 +39,7 @@ def decode(inputs: tuple[str, ...], out: str | None, outdir: str | None, model: 
     from ..codec.device import pick_device
     from ..codec.image_io import decode_any, png_bytes, read_bytes, write_atomic
     from ..codec.labelmap_codec import looks_like_labelmap
-    from ..codec.metrics import ms_ssim, ms_ssim_reason, psnr
+    from ..codec.eval.metrics import ms_ssim, ms_ssim_reason, psnr
 
     frames_sel = frame_slice(frame_range) if frame_range else None
     if realism is not None:

@@ -40,16 +40,16 @@ def eval_(data: tuple[str, ...], codecs: str, out_json: str | None, plot: str | 
     """Measure bytes, bpp, PSNR, MS-SSIM, texture retention and seconds per image and setting."""
     from dataclasses import replace
 
-    from ..codec import classical
-    from ..codec.evaluate import evaluate, list_images, parse_codec_spec
+    from ..codec.eval import classical
+    from ..codec.eval.images import evaluate, list_images, parse_codec_spec
     from ..codec.device import pick_device
-    from ..codec.gcodec_rd import gcodec_codecs, refined_name
+    from ..codec.eval.gc_curves import gcodec_codecs, refined_name
 
     try:
         lo, hi = (float(v) for v in bpp_range.split(","))
     except ValueError:
         raise InputError(f"--bpp-range must be two numbers like 0.01,0.2, got {bpp_range!r}") from None
-    from ..codec.layered.rd import layered_codecs
+    from ..codec.eval.layered_curves import layered_codecs
 
     try:
         r_values = [float(v) for v in realisms.split(",")]

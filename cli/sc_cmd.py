@@ -33,7 +33,7 @@ def eval_sc(data: str, model: str, seg_model: str, gc_model: str, box_fraction: 
     preservation mIoU, for: no synthesis; sky+tree+road synthesized; one box preserved."""
     import torch
 
-    from ..codec.eval_sc import camvid_pairs, evaluate_sc, format_table, write_figure, write_json
+    from ..codec.eval.sc import camvid_pairs, evaluate_sc, format_table, write_figure, write_json
     from ..codec.device import pick_device
     from ..codec.gc_codec import load_gc
     from ..codec.registry import resolve_model

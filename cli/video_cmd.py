@@ -32,7 +32,7 @@ def eval_video_cmd(videos: tuple[str, ...], bpps: str, methods: str, time_budget
     """Encode each video with supermask, dense and sparse at the given bpps and compare with x264/x265."""
     import torch
 
-    from ..codec.eval_video import (check_methods, evaluate_video, markdown_table, parse_anchors, plot_video_rd,
+    from ..codec.eval.video import (check_methods, evaluate_video, markdown_table, parse_anchors, plot_video_rd,
                                     write_json)
     from ..codec.video_io import parse_size
 

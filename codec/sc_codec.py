@@ -5,7 +5,7 @@ s alone: they are left out of the latent stream entirely (not coded as zeros) an
 no bits. Section layout of an SC image (kind 3), see bitstream/FORMAT.md:
   tag 1  latents: the symbols of the cells whose heat is 1, channel-major then raster,
          ANS-coded under the model's per-channel integer tables (may be empty);
-  tag 2  label map: `bitstream/labelmap.py` payload at the original size;
+  tag 2  label map: `bitstream/labelmap/` payload at the original size;
   tag 3  selection: the synthesized class ids and the preserved boxes (varints);
   tag 4  instead of tag 1 when the model file has context tables: the coded cells' symbols
          under the context model (bitstream/context_model.py, skipped cells read as the

@@ -17,7 +17,7 @@ import numpy as np
 from PIL import Image
 
 from ..bitstream.errors import InputError
-from .classical import ffmpeg_exe
+from .ffmpeg import ffmpeg_exe
 from .image_io import IMAGE_SUFFIXES, write_atomic
 
 VIDEO_SUFFIXES = frozenset({".mp4", ".mkv", ".avi", ".y4m", ".mov", ".webm", ".m4v"})

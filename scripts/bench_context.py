@@ -29,7 +29,7 @@ import torch
 from gcodec.bitstream.container import Container, PayloadKind, pack, unpack
 from gcodec.codec import sc_codec
 from gcodec.codec.context_tables import image_paths, image_symbols, load_labels, load_photo, sc_image_symbols
-from gcodec.codec.eval_sc import SETTINGS, centre_box, setting_selections
+from gcodec.codec.eval.sc import SETTINGS, centre_box, setting_selections
 from gcodec.codec.gc_codec import decode_latents, latent_section, load_gc
 from gcodec.codec.image_io import labelled_pairs
 from gcodec.codec.registry import resolve_model

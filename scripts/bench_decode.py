@@ -30,7 +30,7 @@ from PIL import Image
 
 from gcodec.bitstream.container import unpack
 from gcodec.codec import gc_codec, sc_codec
-from gcodec.codec.metrics import psnr
+from gcodec.codec.eval.metrics import psnr
 from gcodec.codec.registry import shipped_models
 
 FIXTURES = Path(__file__).resolve().parent.parent / "tests/fixtures"

@@ -22,7 +22,8 @@ from PIL import Image
 from tqdm import tqdm
 
 from gcodec.bitstream.labelmap import decode_labelmap, encode_labelmap
-from gcodec.bitstream.labelmap_pixel_ref import encode_pixel_ref
+
+from labelmap_pixel_ref import encode_pixel_ref  # beside this script
 
 DATASETS = {
     "cityscapes-sample gtFine": ["cityscapes-sample/gtFine/*/*_gtFine_labelIds.png"],

@@ -13,7 +13,7 @@ import time
 import numpy as np
 import torch
 
-from gcodec.codec.metrics import psnr
+from gcodec.codec.eval.metrics import psnr
 from gcodec.codec.video_codec import VideoOptions, compress_frames, decompress_video
 from gcodec.codec.video_io import parse_size, read_video
 

@@ -20,9 +20,9 @@ import numpy as np
 import torch
 from PIL import Image, ImageDraw
 
-from gcodec.codec import classical
 from gcodec.codec.api import Codec
-from gcodec.codec.metrics import psnr, texture_retention
+from gcodec.codec.eval import classical
+from gcodec.codec.eval.metrics import psnr, texture_retention
 
 
 def closest(name: str, image: np.ndarray, target_bpp: float) -> tuple[float, np.ndarray, int]:

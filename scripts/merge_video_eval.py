@@ -14,7 +14,7 @@ import argparse
 import json
 from pathlib import Path
 
-from gcodec.codec.eval_video import markdown_table, merge_results, plot_video_rd, write_json
+from gcodec.codec.eval.video import markdown_table, merge_results, plot_video_rd, write_json
 
 
 def main() -> None:

@@ -6,7 +6,7 @@ four x2 up-sampling stages, scales starting at models.sc.NOISE_UP_INIT), trained
 statistics loss alone (models/texture_loss.py) to draw one CamVid class in 128 px crops. It is
 trained twice, identical but for the up-sampling: 3x3 stride-2 transposed convolutions (the GC/SC
 generator's) or nearest-neighbour x2 then a 3x3 convolution (resize-convolution). Prints, per
-variant, tile repetition at 8 and 16 px (codec.metrics.tile_repetition; photos 0.01-0.05) and
+variant, tile repetition at 8 and 16 px (codec.eval.metrics.tile_repetition; photos 0.01-0.05) and
 texture retention against the class's real crops, and writes a PNG of samples.
 
     python scripts/probe_upsampling_texture.py --camvid ../shared/data/camvid/train --seconds 480 \
@@ -25,7 +25,7 @@ import torch.nn.functional as F
 from PIL import Image
 from torch import nn
 
-from gcodec.codec.metrics import texture_energy, tile_repetition
+from gcodec.codec.eval.metrics import texture_energy, tile_repetition
 from gcodec.models.layers import norm_layer, up_block
 from gcodec.models.sc import NOISE_UP_INIT
 from gcodec.models.texture_loss import texture_stats_loss

@@ -18,7 +18,7 @@ from PIL import Image, ImageDraw
 
 from gcodec.bitstream.container import unpack
 from gcodec.codec import sc_codec
-from gcodec.codec.eval_sc import synthesis_measures
+from gcodec.codec.eval.sc import synthesis_measures
 from gcodec.codec.registry import resolve_model
 
 CAPTION = 16  # pixels under each panel

@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 
 from gcodec.bitstream.errors import InputError
-from gcodec.codec import classical
-from gcodec.codec.metrics import psnr
-from gcodec.codec.rd_codec import CodecOutput
+from gcodec.codec.eval import classical
+from gcodec.codec.eval.metrics import psnr
+from gcodec.codec.eval.protocol import CodecOutput
 
 BASES = ["jpeg", "webp", "avif", "hevc", "av1", "vvc"]
 

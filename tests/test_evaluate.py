@@ -9,9 +9,9 @@ import pytest
 from PIL import Image
 
 from gcodec.bitstream.errors import InputError
-from gcodec.codec.evaluate import evaluate, format_table, parse_codec_spec
-from gcodec.codec.metrics import psnr
-from gcodec.codec.rd_codec import CodecOutput
+from gcodec.codec.eval.images import evaluate, format_table, parse_codec_spec
+from gcodec.codec.eval.metrics import psnr
+from gcodec.codec.eval.protocol import CodecOutput
 
 
 def smooth_image(h: int, w: int, seed: int = 0) -> np.ndarray:
@@ -136,7 +136,7 @@ def test_codec_output_accepted_and_shape_checked(two_images: list[Path]) -> None
 
 def test_progress_run_prints_table_and_plot_range(two_images: list[Path], tmp_path: Path,
                                                   capsys: pytest.CaptureFixture[str]) -> None:
-    from gcodec.codec.rd_plot import plot_rd
+    from gcodec.codec.eval.plots import plot_rd
 
     res = evaluate(two_images[:1], ["gcodec:toy"], None, None, extra_codecs={"gcodec:toy": Posterize()},
                    progress=True, bpp_range=(1.0, 8.0))

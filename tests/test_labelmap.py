@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import functools
+import importlib.util
 import signal
 from pathlib import Path
+from types import ModuleType
 
 import numpy as np
 import pytest
@@ -13,9 +16,10 @@ from PIL import Image
 
 from gcodec.bitstream.errors import FormatError, GcodecError, InputError, UnsupportedError
 from gcodec.bitstream.labelmap import decode_labelmap, encode_labelmap
-from gcodec.bitstream.labelmap_coding import Adaptive, adaptive_rows
+from gcodec.bitstream.labelmap.coding import Adaptive, adaptive_rows
 
 FIXTURE = Path(__file__).parent / "fixtures" / "labelmap_camvid_0016E5_07959.png"
+PIXEL_REF = Path(__file__).parents[1] / "scripts" / "labelmap_pixel_ref.py"  # lives with its benchmark
 
 
 def _roundtrip(x: np.ndarray) -> bytes:
@@ -208,9 +212,16 @@ def test_header_errors() -> None:
 # ---- the pixel-coder reference used by the benchmark ------------------------------
 
 
+@functools.cache
+def _pixel_ref() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("labelmap_pixel_ref", PIXEL_REF)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 @settings(max_examples=40, deadline=None)
 @given(label_maps())
 def test_pixel_reference_roundtrip(x: np.ndarray) -> None:
-    from gcodec.bitstream.labelmap_pixel_ref import decode_pixel_ref, encode_pixel_ref
-
-    np.testing.assert_array_equal(decode_pixel_ref(encode_pixel_ref(x), *x.shape), x)
+    ref = _pixel_ref()
+    np.testing.assert_array_equal(ref.decode_pixel_ref(ref.encode_pixel_ref(x), *x.shape), x)

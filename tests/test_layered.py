@@ -9,9 +9,9 @@ import torch
 from gcodec.bitstream.container import Container, PayloadKind, pack, unpack
 from gcodec.bitstream.errors import FormatError, GcodecError, InputError, TruncatedError
 from gcodec.bitstream.layered import SECTION, LayeredPayload, pack_payload, unpack_payload
+from gcodec.codec.eval.metrics import psnr
 from gcodec.codec.layered import codec as lc
 from gcodec.codec.layered.rate import compress_to
-from gcodec.codec.metrics import psnr
 from gcodec.codec.registry import resolve_model
 
 
@@ -113,10 +113,10 @@ def test_truncated_latents(lm, sample):
 
 
 def test_ffmpeg_without_vvc(lm, sample, monkeypatch):
-    from gcodec.codec import classical
+    from gcodec.codec import ffmpeg
 
     data = lc.compress_at(lm, sample, 4, 40, 0)
-    monkeypatch.setattr(classical, "ffmpeg_has_decoder", lambda name: name != "vvc")
+    monkeypatch.setattr(ffmpeg, "ffmpeg_has_decoder", lambda name: name != "vvc")
     with pytest.raises(InputError, match="lacks libvvenc or the VVC decoder"):
         lc.decompress(lm, unpack(data), 0.0)
     with pytest.raises(InputError, match="lacks libvvenc"):
@@ -134,8 +134,8 @@ def test_file_of_another_model(lm, sample, tmp_path):
 
 
 def test_eval_curves_share_files_across_realism(layered_weights, tmp_path):
-    from gcodec.codec.evaluate import evaluate
-    from gcodec.codec.layered.rd import layered_codecs
+    from gcodec.codec.eval.images import evaluate
+    from gcodec.codec.eval.layered_curves import layered_codecs
 
     from .conftest import FIXTURES
 

@@ -8,7 +8,7 @@ import pytest
 from PIL import Image, ImageFilter
 
 from gcodec.bitstream.errors import InputError
-from gcodec.codec.metrics import (
+from gcodec.codec.eval.metrics import (
     bpp,
     log_bpp_interp,
     ms_ssim,

@@ -18,7 +18,7 @@ from gcodec.bitstream.errors import FormatError, InputError
 from gcodec.bitstream.labelmap import encode_labelmap
 from gcodec.cli.main import main
 from gcodec.codec import sc_codec
-from gcodec.codec.eval_sc import centre_box, masked_psnr, rect_of
+from gcodec.codec.eval.sc import centre_box, masked_psnr, rect_of
 from gcodec.codec.gc_codec import to_tensor
 from gcodec.codec.registry import resolve_model
 from gcodec.models.gc import pad_to_multiple

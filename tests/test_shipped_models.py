@@ -7,8 +7,8 @@ from PIL import Image
 
 from gcodec.bitstream.container import unpack
 from gcodec.codec import gc_codec, sc_codec
-from gcodec.codec.eval_sc import masked_psnr, synthesis_measures
-from gcodec.codec.metrics import psnr
+from gcodec.codec.eval.metrics import psnr
+from gcodec.codec.eval.sc import masked_psnr, synthesis_measures
 from gcodec.codec.registry import DEFAULT_IMAGE_MODEL, resolve_model, shipped_models
 
 from .conftest import FIXTURES

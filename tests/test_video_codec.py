@@ -15,8 +15,8 @@ import torch
 
 from gcodec.bitstream.container import unpack
 from gcodec.bitstream.errors import FormatError, GcodecError, InputError, TruncatedError
-from gcodec.codec.eval_video import markdown_table, merge_results
-from gcodec.codec.metrics import psnr
+from gcodec.codec.eval.metrics import psnr
+from gcodec.codec.eval.video import markdown_table, merge_results
 from gcodec.codec.video_codec import (VideoOptions, compress_frames, compress_video, decompress_video,
                                       describe_video, frame_slice, is_video_path, write_video)
 from gcodec.codec.video_io import read_video
@@ -194,7 +194,7 @@ def test_eval_video_cli(tmp_path: Path) -> None:
 
 
 def test_parse_anchors() -> None:
-    from gcodec.codec.eval_video import parse_anchors
+    from gcodec.codec.eval.video import parse_anchors
 
     assert parse_anchors("x264, x265") == ["x264", "x265"]
     assert parse_anchors("none") == [] and parse_anchors("") == []

@@ -12,7 +12,7 @@ import numpy as np
 from PIL import Image
 
 from ...bitstream.errors import FormatError, InputError
-from .. import classical
+from .. import ffmpeg
 
 SCALES = (1, 2, 4)
 QP_RANGE = (0, 63)  # what vvenc accepts
@@ -20,8 +20,8 @@ QP_RANGE = (0, 63)  # what vvenc accepts
 
 def require_vvc() -> None:
     """One clear line when the ffmpeg found cannot encode or decode VVC."""
-    exe = classical.ffmpeg_exe()
-    if not classical.ffmpeg_has_encoder("libvvenc") or not classical.ffmpeg_has_decoder("vvc"):
+    exe = ffmpeg.ffmpeg_exe()
+    if not ffmpeg.ffmpeg_has_encoder("libvvenc") or not ffmpeg.ffmpeg_has_decoder("vvc"):
         raise InputError(f"the ffmpeg at {exe} lacks libvvenc or the VVC decoder that layered images need "
                          "(imageio-ffmpeg 0.8.x bundles an ffmpeg with both)")
 
@@ -51,9 +51,9 @@ def encode_base(image: np.ndarray, scale: int, qp: int) -> bytes:
     if not QP_RANGE[0] <= qp <= QP_RANGE[1]:
         raise InputError(f"QP must be in {QP_RANGE[0]}..{QP_RANGE[1]}, got {qp}")
     small = downscale(image, scale)
-    padded, _, _ = classical._pad_edge(small, 8)
+    padded, _, _ = ffmpeg.pad_edge(small, 8)
     args = ["-c:v", "libvvenc", "-preset", "medium", "-qp", str(int(qp)), "-qpa", "0"]
-    return classical._ffmpeg_encode(padded, classical.YUV_FORMATS["vvc"], args, "vvc")
+    return ffmpeg.encode_picture(padded, ffmpeg.VVC_PIX_FMT, args, "vvc")
 
 
 def decode_base_small(stream: bytes, height: int, width: int, scale: int) -> np.ndarray:
@@ -61,7 +61,7 @@ def decode_base_small(stream: bytes, height: int, width: int, scale: int) -> np.
     h, w = base_size(height, width, scale)
     ph, pw = -(-h // 8) * 8, -(-w // 8) * 8
     try:
-        out = classical._ffmpeg_decode(stream, "vvc")
+        out = ffmpeg.decode_picture(stream, "vvc")
     except RuntimeError:
         raise FormatError("the VVC base stream is corrupt (ffmpeg could not decode it)") from None
     if out.shape[:2] != (ph, pw):

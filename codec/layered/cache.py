@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from ..evaluate import list_images, load_rgb
+from ..eval.images import list_images, load_rgb
 from .base import SCALES, decode_base, encode_base
 
 # QPs drawn per scale so that bases span about 0.015-0.1 bpp of the full image

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ...bitstream.errors import InputError
-from ..metrics import ms_ssim, ms_ssim_reason, psnr
+from ..eval.metrics import ms_ssim, ms_ssim_reason, psnr
 from .base import QP_RANGE, SCALES, decode_base, encode_base, require_vvc
 from .codec import LoadedLayered, encode_latents, generate, latent_symbols, pack_layered
 

@@ -14,7 +14,7 @@ from typing import Any, Protocol, Sequence, runtime_checkable
 
 import numpy as np
 
-from ..bitstream.errors import InputError
+from ...bitstream.errors import InputError
 
 
 @dataclass

@@ -1,4 +1,4 @@
-"""gcodec's own models as a codec of the rate-distortion harness (`codec/evaluate.py`)."""
+"""gcodec's own models as a codec of the rate-distortion harness (`codec/eval/images.py`)."""
 
 from __future__ import annotations
 
@@ -7,10 +7,10 @@ import time
 import numpy as np
 import torch
 
-from ..bitstream.errors import InputError
-from .api import Codec, measured_bpp
-from .rd_codec import CodecOutput
-from .registry import resolve_model, shipped_models
+from ...bitstream.errors import InputError
+from ..api import Codec, measured_bpp
+from ..registry import resolve_model, shipped_models
+from .protocol import CodecOutput
 
 
 class GcodecRD:

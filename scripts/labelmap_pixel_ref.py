@@ -3,8 +3,9 @@
 Each pixel, in raster order, is coded as "same as W", "same as N", "same as NW", "same as
 NE" (the first that matches) or "new", in which case its class id follows. The context is
 the agreement pattern of the four neighbours; probabilities are adaptive integer counts,
-exactly as in `labelmap`. Benchmarks use it; the codec does not. The decoder is a plain
-per-pixel loop (seconds for a megapixel map), kept to prove the code is complete.
+exactly as in `gcodec.bitstream.labelmap`. The benchmark (bench_labelmap.py, beside this
+file) uses it; the codec does not. The decoder is a plain per-pixel loop (seconds for a
+megapixel map), kept to prove the code is complete (tests/test_labelmap.py round-trips it).
 """
 
 from __future__ import annotations
@@ -12,8 +13,8 @@ from __future__ import annotations
 import numpy as np
 import constriction
 
-from .errors import FormatError, InputError
-from .labelmap_coding import FAM as _FAM, Adaptive as _Adaptive, adaptive_rows as _adaptive_rows
+from gcodec.bitstream.errors import FormatError, InputError
+from gcodec.bitstream.labelmap.coding import FAM as _FAM, Adaptive as _Adaptive, adaptive_rows as _adaptive_rows
 
 __all__ = ["encode_pixel_ref", "decode_pixel_ref"]
 

@@ -4,10 +4,10 @@
 texture retention and encode/decode seconds; then averages them over the images into one
 dataset curve per codec (mean bpp, PSNR, MS-SSIM, texture retention per setting). Classical
 codecs come from `classical.CODECS`; gcodec's own models plug in through `extra_codecs`
-(name -> object with `settings` and `run(image, setting)`, see `rd_codec.Codec`).
+(name -> object with `settings` and `run(image, setting)`, see `protocol.Codec`).
 
 Run from the shell (one thread, a progress bar):
-    python -m gcodec.codec.evaluate DIR_OR_IMAGES... --codecs avif,hevc,av1 --json out.json --plot out.png
+    python -m gcodec.codec.eval.images DIR_OR_IMAGES... --codecs avif,hevc,av1 --json out.json --plot out.png
 """
 
 from __future__ import annotations
@@ -25,11 +25,12 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 from tqdm import tqdm
 
-from ..bitstream.errors import GcodecError, InputError
+from ...bitstream.errors import GcodecError, InputError
+from ..ffmpeg import ffmpeg_exe
+from ..image_io import IMAGE_SUFFIXES
 from . import classical
-from .image_io import IMAGE_SUFFIXES
 from .metrics import bpp, log_bpp_interp, ms_ssim, ms_ssim_reason, psnr, texture_retention
-from .rd_codec import Codec, as_output
+from .protocol import Codec, as_output
 
 # rates at which format_table compares codecs (those inside its bpp_range are shown)
 COMPARE_BPP = (0.01, 0.015, 0.02, 0.03, 0.04, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.5, 0.75, 1.0)
@@ -201,7 +202,7 @@ def _versions() -> dict[str, str]:
     try:
         import subprocess
 
-        first = subprocess.run([classical.ffmpeg_exe(), "-hide_banner", "-version"],
+        first = subprocess.run([ffmpeg_exe(), "-hide_banner", "-version"],
                                capture_output=True, text=True).stdout.splitlines()
         v["ffmpeg"] = first[0] if first else "unknown"
     except (OSError, RuntimeError):
@@ -297,7 +298,7 @@ def evaluate(
     if out_json is not None:
         save_json(results, Path(out_json))
     if plot is not None:
-        from .rd_plot import plot_rd
+        from .plots import plot_rd
 
         plot_rd(results, Path(plot))
     if progress:  # interactive runs end with the readable table; library callers use format_table
@@ -397,7 +398,7 @@ def format_table(results: dict[str, Any], bpp_range: tuple[float, float] = (0.01
 
 
 def _main(argv: Sequence[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m gcodec.codec.evaluate", description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(prog="python -m gcodec.codec.eval.images", description=__doc__.splitlines()[0])
     ap.add_argument("images", nargs="+", help="image files or directories of images")
     ap.add_argument("--codecs", default="jpeg,webp,avif,avif-ds2,avif-ds4,hevc,av1,vvc",
                     help="comma-separated classical codec names (see classical.CODECS)")

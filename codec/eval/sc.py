@@ -32,16 +32,16 @@ import torch
 from PIL import Image
 from tqdm import tqdm
 
-from ..bitstream.container import unpack
-from ..bitstream.errors import InputError
-from ..bitstream.labelmap import encode_labelmap
-from ..models.seg_metrics import ConfusionMeter, confusion, metrics_from_confusion
-from ..models.segnet import SegNet
-from ..models.train_seg_data import CAMVID_CLASSES, IGNORE
-from . import gc_codec, sc_codec
-from .image_io import labelled_pairs
+from ...bitstream.container import unpack
+from ...bitstream.errors import InputError
+from ...bitstream.labelmap import encode_labelmap
+from ...models.seg_metrics import ConfusionMeter, confusion, metrics_from_confusion
+from ...models.segnet import SegNet
+from ...models.train_seg_data import CAMVID_CLASSES, IGNORE
+from .. import gc_codec, sc_codec
+from ..image_io import labelled_pairs
+from ..segment import segment
 from .metrics import ms_ssim, ms_ssim_reason, psnr, texture_retention, tile_repetition
-from .segment import segment
 
 SETTINGS = ("none", "sky+tree+road", "box")
 SETTING_TITLES = {"none": "no synthesis", "sky+tree+road": "synthesize sky+tree+road",
@@ -303,7 +303,7 @@ def write_figure(figure: dict[str, Any], path: str | Path) -> None:
     import matplotlib.pyplot as plt
     from matplotlib.patches import Rectangle
 
-    from .rd_plot import save_figure
+    from .plots import save_figure
 
     panels = [("original", figure["image"], None)] + [
         (SETTING_TITLES[s], figure[s][0], figure[s][1]) for s in SETTINGS]

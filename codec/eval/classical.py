@@ -1,7 +1,7 @@
 """Classical image codecs swept down to their lowest rates, as baselines for gcodec.
 
 Each codec is an `encode(image, setting) -> bytes` and a `decode(bytes) -> image`
-pair on uint8 RGB HxWx3 arrays, wrapped in a `ClassicalCodec` (see codec/rd_codec.py)
+pair on uint8 RGB HxWx3 arrays, wrapped in a `ClassicalCodec` (see codec/eval/protocol.py)
 and listed in `CODECS`. `roundtrip(name, image, setting)` gives `(bytes, decoded)`.
 
 What the counted bytes are (bpp = 8 * len(bytes) / (H * W), per EVAL.md):
@@ -17,27 +17,24 @@ What the counted bytes are (bpp = 8 * len(bytes) / (H * W), per EVAL.md):
 - `<codec>-ds<k>`: one byte in front records how far the original size falls short of
   k times the coded size, so the decoder can upscale to the exact original size.
 
-Colour: ffmpeg codecs get RGB -> Y'CbCr BT.601 limited range (what decoders assume for
-untagged streams) and decode back with the same matrix, both by ffmpeg's swscale with
-accurate rounding. Chroma format per codec is in `YUV_FORMATS`. Pillow's
-AVIF uses its defaults (4:2:0, full range, tagged in the file). Every encoder runs on one
-thread so timings are comparable and the shared CPU is not flooded.
+Colour: ffmpeg codecs go through codec/ffmpeg.py (RGB <-> Y'CbCr BT.601 limited range).
+Chroma format per codec is in `YUV_FORMATS`. Pillow's AVIF uses its defaults (4:2:0, full
+range, tagged in the file). Every encoder runs on one thread so timings are comparable and
+the shared CPU is not flooded.
 """
 
 from __future__ import annotations
 
-import functools
 import io
-import re
-import subprocess
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
 import numpy as np
 from PIL import Image, features
 
-from ..bitstream.errors import InputError
-from .rd_codec import CodecOutput
+from ...bitstream.errors import InputError
+from ..ffmpeg import VVC_PIX_FMT, decode_picture, encode_picture, ffmpeg_has_decoder, ffmpeg_has_encoder, pad_edge
+from .protocol import CodecOutput
 
 EncodeFn = Callable[[np.ndarray, Any], bytes]
 DecodeFn = Callable[[bytes], np.ndarray]
@@ -46,8 +43,7 @@ DecodeFn = Callable[[bytes], np.ndarray]
 # 3 eval images at 0.05 and 0.1 bpp (log-bpp interpolation): x265 did 0.12-0.22 dB better in
 # 4:2:0, libaom 0.09-0.13 dB better in 4:4:4 (MS-SSIM within 0.001 both ways). libvvenc in
 # this ffmpeg accepts only yuv420p10le.
-YUV_FORMATS = {"hevc": "yuv420p", "av1": "yuv444p", "vvc": "yuv420p10le"}
-SWS_FLAGS = "lanczos+accurate_rnd+full_chroma_int"
+YUV_FORMATS = {"hevc": "yuv420p", "av1": "yuv444p", "vvc": VVC_PIX_FMT}
 
 
 # ---------------------------------------------------------------- helpers
@@ -60,66 +56,6 @@ def _check_image(image: np.ndarray) -> np.ndarray:
     if image.shape[0] < 1 or image.shape[1] < 1:
         raise InputError(f"image is empty: shape {image.shape}")
     return np.ascontiguousarray(image)
-
-
-@functools.lru_cache(maxsize=1)
-def ffmpeg_exe() -> str:
-    """The ffmpeg binary bundled in the imageio-ffmpeg wheel."""
-    import imageio_ffmpeg
-
-    return imageio_ffmpeg.get_ffmpeg_exe()
-
-
-@functools.lru_cache(maxsize=2)
-def _ffmpeg_list(kind: str) -> frozenset[str]:
-    """Names from `ffmpeg -encoders` or `-decoders` (kind), e.g. {'libx265', 'hevc', ...}."""
-    out = subprocess.run(
-        [ffmpeg_exe(), "-hide_banner", f"-{kind}"], capture_output=True, text=True, check=True
-    ).stdout
-    names = set()
-    for line in out.splitlines():
-        m = re.match(r"^\s*[VAS][A-Z.]{5}\s+(\S+)\s", line)
-        if m:
-            names.add(m.group(1))
-    return frozenset(names)
-
-
-def ffmpeg_has_encoder(name: str) -> bool:
-    return name in _ffmpeg_list("encoders")
-
-
-def ffmpeg_has_decoder(name: str) -> bool:
-    return name in _ffmpeg_list("decoders")
-
-
-def _run_ffmpeg(args: list[str], stdin: bytes) -> bytes:
-    proc = subprocess.run(
-        [ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error", *args],
-        input=stdin,
-        capture_output=True,
-    )
-    if proc.returncode != 0:
-        tail = proc.stderr.decode("utf-8", "replace").strip().splitlines()[-3:]
-        raise RuntimeError(f"ffmpeg failed ({proc.returncode}): {' | '.join(tail)}")
-    return proc.stdout
-
-
-def _parse_ppm(data: bytes) -> np.ndarray:
-    """Parse one binary PPM (P6, maxval 255) as written by ffmpeg's ppm encoder."""
-    m = re.match(rb"P6\s+(\d+)\s+(\d+)\s+(\d+)\s", data)
-    if m is None or int(m.group(3)) != 255:
-        raise RuntimeError("ffmpeg did not return an 8-bit PPM image")
-    w, h = int(m.group(1)), int(m.group(2))
-    pix = np.frombuffer(data, dtype=np.uint8, count=h * w * 3, offset=m.end())
-    return pix.reshape(h, w, 3).copy()
-
-
-def _pad_edge(image: np.ndarray, multiple: int) -> tuple[np.ndarray, int, int]:
-    h, w = image.shape[:2]
-    ph, pw = (-h) % multiple, (-w) % multiple
-    if ph or pw:
-        image = np.pad(image, ((0, ph), (0, pw), (0, 0)), mode="edge")
-    return image, ph, pw
 
 
 def _crop_byte(ph: int, pw: int) -> bytes:
@@ -165,27 +101,6 @@ def avif_encode(image: np.ndarray, quality: int) -> bytes:
 # ---------------------------------------------------------------- ffmpeg codecs
 
 
-def _ffmpeg_encode(image: np.ndarray, pix_fmt: str, codec_args: list[str], muxer: str) -> bytes:
-    h, w = image.shape[:2]
-    vf = f"scale=flags={SWS_FLAGS}:out_color_matrix=bt601:out_range=tv,format={pix_fmt}"
-    return _run_ffmpeg(
-        ["-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{w}x{h}", "-i", "pipe:0",
-         "-vf", vf, "-frames:v", "1", *codec_args, "-threads", "1", "-f", muxer, "pipe:1"],
-        image.tobytes(),
-    )
-
-
-def _ffmpeg_decode(data: bytes, demuxer: str, decoder: str | None = None) -> np.ndarray:
-    vf = f"scale=flags={SWS_FLAGS}:in_color_matrix=bt601:in_range=tv,format=rgb24"
-    dec = ["-c:v", decoder] if decoder else []
-    out = _run_ffmpeg(
-        ["-f", demuxer, *dec, "-i", "pipe:0", "-frames:v", "1", "-vf", vf,
-         "-f", "image2pipe", "-c:v", "ppm", "pipe:1"],
-        data,
-    )
-    return _parse_ppm(out)
-
-
 def _require(encoder: str, decoder: str, name: str) -> None:
     if not ffmpeg_has_encoder(encoder):
         raise InputError(f"codec '{name}' is not available: the bundled ffmpeg has no {encoder} encoder")
@@ -197,16 +112,16 @@ def hevc_encode(image: np.ndarray, qp: int, pix_fmt: str | None = None) -> bytes
     """x265 intra at a fixed QP; raw HEVC stream behind one crop byte (4:2:0 needs even sizes)."""
     _require("libx265", "hevc", "hevc")
     pix_fmt = pix_fmt or YUV_FORMATS["hevc"]
-    padded, ph, pw = _pad_edge(_check_image(image), 2 if pix_fmt.startswith("yuv420") else 1)
+    padded, ph, pw = pad_edge(_check_image(image), 2 if pix_fmt.startswith("yuv420") else 1)
     # info=0: no ~2 KB version/options SEI text; pools/frame-threads: one thread
     params = f"qp={int(qp)}:info=0:log-level=error:pools=1:frame-threads=1"
-    stream = _ffmpeg_encode(padded, pix_fmt, ["-c:v", "libx265", "-preset", "medium", "-x265-params", params], "hevc")
+    stream = encode_picture(padded, pix_fmt, ["-c:v", "libx265", "-preset", "medium", "-x265-params", params], "hevc")
     return _crop_byte(ph, pw) + stream
 
 
 def hevc_decode(data: bytes) -> np.ndarray:
     ph, pw, stream = _uncrop_byte(data)
-    out = _ffmpeg_decode(stream, "hevc")
+    out = decode_picture(stream, "hevc")
     return np.ascontiguousarray(out[: out.shape[0] - ph, : out.shape[1] - pw])
 
 
@@ -214,24 +129,24 @@ def av1_encode(image: np.ndarray, crf: int, pix_fmt: str | None = None) -> bytes
     """libaom still picture at a fixed CRF (constant quality: -b:v 0); raw OBU stream (AV1 allows odd sizes)."""
     _require("libaom-av1", "libdav1d" if ffmpeg_has_decoder("libdav1d") else "libaom-av1", "av1")
     args = ["-c:v", "libaom-av1", "-still-picture", "1", "-crf", str(int(crf)), "-b:v", "0", "-cpu-used", "4"]
-    return _ffmpeg_encode(_check_image(image), pix_fmt or YUV_FORMATS["av1"], args, "obu")
+    return encode_picture(_check_image(image), pix_fmt or YUV_FORMATS["av1"], args, "obu")
 
 
 def av1_decode(data: bytes) -> np.ndarray:
-    return _ffmpeg_decode(data, "obu", "libdav1d" if ffmpeg_has_decoder("libdav1d") else None)
+    return decode_picture(data, "obu", "libdav1d" if ffmpeg_has_decoder("libdav1d") else None)
 
 
 def vvc_encode(image: np.ndarray, qp: int) -> bytes:
     """vvenc intra at a fixed QP, no perceptual QP adaptation, 10-bit 4:2:0; size padded to a multiple of 8."""
     _require("libvvenc", "vvc", "vvc")
-    padded, ph, pw = _pad_edge(_check_image(image), 8)
+    padded, ph, pw = pad_edge(_check_image(image), 8)
     args = ["-c:v", "libvvenc", "-preset", "medium", "-qp", str(int(qp)), "-qpa", "0"]
-    return _crop_byte(ph, pw) + _ffmpeg_encode(padded, YUV_FORMATS["vvc"], args, "vvc")
+    return _crop_byte(ph, pw) + encode_picture(padded, YUV_FORMATS["vvc"], args, "vvc")
 
 
 def vvc_decode(data: bytes) -> np.ndarray:
     ph, pw, stream = _uncrop_byte(data)
-    out = _ffmpeg_decode(stream, "vvc")
+    out = decode_picture(stream, "vvc")
     return np.ascontiguousarray(out[: out.shape[0] - ph, : out.shape[1] - pw])
 
 

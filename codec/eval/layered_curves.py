@@ -13,9 +13,9 @@ import time
 import numpy as np
 import torch
 
-from ..rd_codec import CodecOutput
+from ..layered.codec import check_realism
 from ..registry import DEFAULT_IMAGE_MODEL, resolve_model
-from .codec import check_realism
+from .protocol import CodecOutput
 
 DEFAULT_TARGETS = (0.02, 0.03, 0.05, 0.08)
 

@@ -7,15 +7,15 @@ either the turn of an ordinary vertex (context: the last four turns) or the shap
 junction. Edges already known from vertices resolved earlier (a shared boundary, a
 junction's pending branch, the emptiness of everything above an island) shrink the
 choice and select the context; a choice with one possibility costs nothing.
-See FORMAT-labelmap.md for the traversal order.
+See FORMAT.md in this folder for the traversal order.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from .errors import FormatError
-from .labelmap_coding import FAM, SMALL_K, Adaptive, GapCoder, SymbolSink, SymbolSource
+from ..errors import FormatError
+from .coding import FAM, SMALL_K, Adaptive, GapCoder, SymbolSink, SymbolSource
 
 # Vertex state bytes (`st`): bits 0-3 the vertex's edges (bit d: edge heading d), bit 4
 # resolved (edges known), bit 7 on the image border. Directions: 0 up, 1 right, 2 down,

@@ -7,10 +7,9 @@ by walking it: each vertex is visited once and its edge configuration is coded r
 to the direction of arrival (left / straight / right), under adaptive count models whose
 context is the last turns and what is already known about the vertex's edges from
 vertices resolved earlier (shared boundaries and junctions cost nothing twice). Region
-class ids follow, predicted from neighbouring regions. See FORMAT-labelmap.md.
+class ids follow, predicted from neighbouring regions. See FORMAT.md in this folder.
 
-Modules: labelmap_walk (the chain code), labelmap_regions (components), labelmap_coding
-(adaptive models, range coder).
+Modules: walk (the chain code), regions (components), coding (adaptive models, range coder).
 
 Everything entropy coded goes through one constriction range coder with probabilities
 count/total in float64 from integer counts that encoder and decoder update identically.
@@ -20,10 +19,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from .errors import FormatError, InputError, UnsupportedError
-from .labelmap_coding import Adaptive, SymbolSink, SymbolSource
-from .labelmap_regions import regions_from_edges
-from .labelmap_walk import Walker, code_boundaries, true_conf
+from ..errors import FormatError, InputError, UnsupportedError
+from .coding import Adaptive, SymbolSink, SymbolSource
+from .regions import regions_from_edges
+from .walk import Walker, code_boundaries, true_conf
 
 __all__ = ["encode_labelmap", "decode_labelmap"]
 

@@ -15,8 +15,8 @@ from typing import Sequence
 import numpy as np
 from PIL import Image, ImageFilter
 
-from ..bitstream.errors import InputError
-from ..models.msssim_limits import MS_SSIM_MIN_SIDE
+from ...bitstream.errors import InputError
+from ...models.msssim_limits import MS_SSIM_MIN_SIDE
 
 TEXTURE_BLUR_SIGMA = 1.5
 

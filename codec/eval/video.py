@@ -17,11 +17,11 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from ..bitstream.errors import InputError
-from .classical import ffmpeg_exe, ffmpeg_has_encoder
+from ...bitstream.errors import InputError
+from ..ffmpeg import ffmpeg_exe, ffmpeg_has_encoder
+from ..video_codec import METHODS, VideoOptions, compress_frames, decompress_video
+from ..video_io import read_video
 from .metrics import ms_ssim, ms_ssim_reason, psnr
-from .video_codec import METHODS, VideoOptions, compress_frames, decompress_video
-from .video_io import read_video
 
 CRFS = (18, 23, 28, 33, 38, 43, 48, 51)
 ANCHORS = {"x264": ("libx264", "h264", []), "x265": ("libx265", "hevc", ["-x265-params", "log-level=error:info=0"])}
@@ -168,7 +168,7 @@ def plot_video_rd(results: list[dict[str, Any]], path: Path) -> Path:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from .rd_plot import save_figure
+    from .plots import save_figure
 
     names = codec_names(results)  # same style in every panel
     fig, axes = plt.subplots(1, len(results), figsize=(5.2 * len(results), 4.4), squeeze=False)
