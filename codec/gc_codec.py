@@ -21,15 +21,14 @@ from ..bitstream import context_model
 from ..bitstream.container import Container, PayloadKind, pack
 from ..bitstream.entropy import decode_categorical, encode_categorical
 from ..bitstream.errors import FormatError, InputError, UnsupportedError
-from ..models.gc import STRIDE, GCConfig, GCModel, pad_to_multiple, padded_size
+from ..models.gc import ENCODER_TILES, GENERATOR_TILES, STRIDE, GCConfig, GCModel, pad_to_multiple, padded_size
 from ..models.latent_refine import refine_symbols
+from ..models.tiling import tiled
+from .device import tile_batch
 from .export import TABLES_KEY
 from .model_store import load_weights
 from .registry import ModelRef
 
-# Refinement keeps the generator's activations for backward: about 2.1 GB per megapixel on
-# the CPU (peak RSS 1.2 GB for 768x512 with gc-c6, 0.43 GB without refinement).
-REFINE_MAX_PIXELS = 8_000_000
 SECTION_LATENTS = 1
 SECTION_CONTEXT_LATENTS = 2
 CONTEXT_TABLES_KEY = "entropy.context_tables"
@@ -104,22 +103,27 @@ def compress(gc: LoadedGC, image: np.ndarray, refine_steps: int = 0, progress: b
     (models/latent_refine.py: slower encode, same decoder)."""
     check_image(image)
     h, w = image.shape[:2]
-    check_refine_size(refine_steps, h, w)
     x = pad_to_multiple(to_tensor(image, gc.device))
     if refine_steps > 0:
         symbols = refine_symbols(gc.model, x, h, w, refine_steps, progress=progress)[0].cpu().numpy()
     else:
-        with torch.inference_mode():
-            symbols = gc.model.encode_symbols(x)[0].cpu().numpy()  # (C, h, w)
+        symbols = encode_symbols(gc, x)[0].cpu().numpy()  # (C, h, w)
     c = Container(PayloadKind.GC_IMAGE, (h, w), gc.ref.name, gc.ref.digest, (latent_section(gc, symbols),))
     return pack(c)
 
 
-def check_refine_size(refine_steps: int, height: int, width: int) -> None:
-    """InputError before any work when refinement would need more memory than we allow."""
-    if refine_steps > 0 and height * width > REFINE_MAX_PIXELS:
-        raise InputError(f"--refine is limited to {REFINE_MAX_PIXELS / 1e6:.0f} megapixels (about 2 GB of memory "
-                         f"per megapixel); this image has {height * width / 1e6:.1f}")
+@torch.inference_mode()
+def encode_symbols(gc: LoadedGC, x: torch.Tensor) -> torch.Tensor:
+    """Symbols (1, C, H/16, W/16) of a padded image (1, 3, H, W), the encoder run tile by tile."""
+    grid = (x.shape[-2] // STRIDE, x.shape[-1] // STRIDE)
+    y = tiled(gc.model.encoder, [x], [STRIDE], grid, ENCODER_TILES.scaled(), 1, tile_batch(gc.device))
+    return gc.model.quantizer.symbols(y)
+
+
+def decode_symbols(gc: LoadedGC, symbols: torch.Tensor) -> torch.Tensor:
+    """Image (1, 3, H, W) in [-1, 1] from symbols (1, C, H/16, W/16), the generator run tile by tile."""
+    return tiled(gc.model.decode_symbols, [symbols], [1], symbols.shape[-2:], GENERATOR_TILES.scaled(), STRIDE,
+                 tile_batch(gc.device))
 
 
 def latent_section(gc: LoadedGC, symbols: np.ndarray) -> tuple[int, bytes]:
@@ -153,5 +157,5 @@ def decompress(gc: LoadedGC, c: Container, half: bool = False) -> np.ndarray:
     symbols = torch.from_numpy(decode_latents(gc, c)).unsqueeze(0).to(gc.device)
     with torch.autocast(gc.device.type, dtype=torch.bfloat16 if gc.device.type == "cpu" else torch.float16,
                         enabled=half):
-        x = gc.model.decode_symbols(symbols)
+        x = decode_symbols(gc, symbols)
     return to_uint8(x, *c.size)

@@ -27,12 +27,14 @@ from ..bitstream.entropy import decode_categorical, encode_categorical
 from ..bitstream.errors import FormatError, InputError, UnsupportedError
 from ..bitstream.labelmap import decode_labelmap, encode_labelmap
 from ..bitstream.varint import decode_uvarint, encode_uvarint
-from ..models.gc import STRIDE, pad_to_multiple, padded_size
+from ..models.gc import ENCODER_TILES, STRIDE, pad_to_multiple, padded_size
 from ..models.latent_refine import refine_sc_symbols
-from ..models.sc import SCConfig, SCModel, synthesis_heatmap
+from ..models.sc import GENERATOR_TILES, SCConfig, SCModel, synthesis_heatmap, synthesis_noise, texture_noise
+from ..models.tiling import tiled
 from ..models.train_seg_data import CAMVID_CLASSES
-from .gc_codec import (check_image, check_refine_size, read_context_tables, read_static_tables, to_tensor,
+from .gc_codec import (check_image, read_context_tables, read_static_tables, to_tensor,
                        to_uint8)
+from .device import tile_batch
 from .model_store import load_weights
 from .registry import ModelRef
 
@@ -251,7 +253,6 @@ def compress(sc: LoadedSC, image: np.ndarray, labels: np.ndarray, synthesize_ids
     if ids and (ids[0] < 0 or ids[-1] >= sc.cfg.classes):
         raise InputError(f"synthesized class ids must lie in 0..{sc.cfg.classes - 1}")
     check_boxes(boxes, h, w)
-    check_refine_size(refine_steps, h, w)
     padded = pad_labels(labels)
     heat = heatmap(padded, sc.cfg.classes, ids, boxes)
     x = pad_to_multiple(to_tensor(image, sc.device))
@@ -260,12 +261,34 @@ def compress(sc: LoadedSC, image: np.ndarray, labels: np.ndarray, synthesize_ids
         heat_t = torch.from_numpy(heat).float()[None, None].to(sc.device)
         symbols = refine_sc_symbols(sc.model, x, lab, heat_t, h, w, refine_steps, progress=progress)[0].cpu().numpy()
     else:
-        with torch.inference_mode():
-            symbols = sc.model.encode_symbols(x, lab)[0].cpu().numpy()  # (C, h, w)
+        symbols = encode_symbols(sc, x, lab)[0].cpu().numpy()  # (C, h, w)
     sections = (latent_section(sc, symbols, heat),
                 (SECTION_MAP, map_payload if map_payload is not None else encode_labelmap(labels)),
                 (SECTION_SELECTION, pack_selection(ids, boxes)))
     return pack(Container(PayloadKind.SC_IMAGE, (h, w), sc.ref.name, sc.ref.digest, sections))
+
+
+@torch.inference_mode()
+def encode_symbols(sc: LoadedSC, x: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """Symbols (1, C, H/16, W/16) of a padded image (1, 3, H, W) and label map (1, H, W), tile by tile."""
+    grid = (x.shape[-2] // STRIDE, x.shape[-1] // STRIDE)
+    y = tiled(sc.model.encode, [x, labels], [STRIDE] * 2, grid, ENCODER_TILES.scaled(), 1, tile_batch(sc.device))
+    return sc.model.quantizer.symbols(y)
+
+
+def decode_symbols(sc: LoadedSC, symbols: torch.Tensor, labels: torch.Tensor, heat: torch.Tensor) -> torch.Tensor:
+    """Image (1, 3, H, W) in [-1, 1], the generator and texture branch run tile by tile; the noise
+    fields are drawn for the whole image, so each tile reads its part of the same fields."""
+    noise = synthesis_noise(heat, sc.cfg)
+    tex = texture_noise(heat) if sc.model.texture is not None and not bool(heat.all()) else []
+
+    def decode(symbols: torch.Tensor, labels: torch.Tensor, heat: torch.Tensor, *fields: torch.Tensor) -> torch.Tensor:
+        return sc.model.decode_symbols(symbols, labels, heat, list(fields[: len(noise)]), list(fields[len(noise) :]))
+
+    fields = [*noise, *tex]
+    per_cell = [1, STRIDE, 1] + [f.shape[-1] // heat.shape[-1] for f in fields]
+    return tiled(decode, [symbols, labels, heat, *fields], per_cell, symbols.shape[-2:], GENERATOR_TILES.scaled(),
+                 STRIDE, tile_batch(sc.device))
 
 
 def latent_section(sc: LoadedSC, symbols: np.ndarray, heat: np.ndarray) -> tuple[int, bytes]:
@@ -335,5 +358,5 @@ def decompress(sc: LoadedSC, c: Container, half: bool = False) -> np.ndarray:
     heat = torch.from_numpy(parts.heat).float()[None, None].to(sc.device)
     with torch.autocast(sc.device.type, dtype=torch.bfloat16 if sc.device.type == "cpu" else torch.float16,
                         enabled=half):
-        x = sc.model.decode_symbols(symbols, lab, heat)
+        x = decode_symbols(sc, symbols, lab, heat)
     return to_uint8(x, *c.size)

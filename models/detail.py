@@ -26,9 +26,14 @@ import torch.nn.functional as F
 from torch import nn
 
 from .gc import LatentPrior, Quantizer
+from .tiling import TilePlan
 
 UNSHUFFLE = 4  # heavy layers run at 1/4 resolution
 LATENT_STRIDE = 32  # latents at 1/32 resolution
+# Tiles (models/tiling.py) in cells of 32 px. The generator's receptive field is thirteen 3x3s at
+# 1/4 (head, trunk, texture branch): 13 * 4 = 52 px; the encoder's a 3x3 and three stride-2 3x3s
+# at 1/4, under 64 px. Two cells (64 px) cover both, so tiles change pixels only by float rounding.
+TILES = TilePlan(cell=LATENT_STRIDE, tile=32, margin=2)
 
 
 @dataclass(frozen=True)

@@ -18,8 +18,15 @@ import torch.nn.functional as F
 from torch import nn
 
 from .layers import ResBlock, conv_block, up_block
+from .tiling import TilePlan
 
 STRIDE = 16
+# Tiles (models/tiling.py), margins in cells of 16 px. The encoder's receptive field reaches
+# about 50 px (7x7 at full size, four stride-2 3x3s, a 3x3 at 1/16): 4 cells cover it. The
+# generator's theoretical field is 14 cells (thirteen 3x3s at 1/16, then up-sampling and a 7x7),
+# but its weights decay fast: see GENERATOR_TILES.
+ENCODER_TILES = TilePlan(cell=STRIDE, tile=64, margin=4)
+GENERATOR_TILES = TilePlan(cell=STRIDE, tile=64, margin=8)
 
 
 @dataclass(frozen=True)

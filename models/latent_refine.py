@@ -21,12 +21,19 @@ import torch
 from pytorch_msssim import ms_ssim
 from tqdm import tqdm
 
-from .gc import GCModel, Quantizer
+from .gc import STRIDE, GCModel, Quantizer
 from .msssim_limits import MS_SSIM_MIN_SIDE
 from .sc import SCModel, one_hot
+from . import tiling
+from .tiling import Span, TilePlan, crop, owners, spans
 
 MSE_WEIGHT = 100.0  # on images in [0, 1]
 MSSSIM_WEIGHT = 5.0
+# Refinement keeps the generator's activations for backward, about 2.1 GB per megapixel on a CPU,
+# so it runs on windows of a quarter of the decoder's (512 x 512 by default), each refined alone
+# with 4 cells (64 px) of context whose symbols are dropped: a window's kept symbols only see their
+# neighbours' encoder guesses, not their refined values (cost measured in docs/memory.md).
+REFINE_TILES = TilePlan(cell=STRIDE, tile=32, margin=4)
 
 
 def refinement_loss(x_hat: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
@@ -69,10 +76,39 @@ def refine_latents(y0: torch.Tensor, quantizer: Quantizer, generate: Callable[[t
     return best_symbols
 
 
+def refine_tiled(refine: Callable[[Span, Span, int, int], torch.Tensor], grid: tuple[int, int], height: int,
+                 width: int, pixels: int | None = None) -> torch.Tensor | None:
+    """Symbols (1, C, *grid) refined window by window: refine(rows, cols, h, w) refines one window
+    whose real (unpadded) image is its top-left h x w pixels. None when the image fits one window
+    (the caller refines it whole)."""
+    plan = REFINE_TILES.scaled((tiling.TILE_PIXELS if pixels is None else pixels) // 4)
+    rows, cols = spans(grid[0], plan), spans(grid[1], plan)
+    if len(rows) == 1 and len(cols) == 1:
+        return None
+    out = None
+    for r, (y0, y1) in zip(rows, owners(rows)):
+        for c, (x0, x1) in zip(cols, owners(cols)):
+            h = min(r.size * STRIDE, height - r.start * STRIDE)
+            w = min(c.size * STRIDE, width - c.start * STRIDE)
+            sym = refine(r, c, h, w)
+            if out is None:
+                out = sym.new_zeros((1, sym.shape[1], *grid))
+            out[..., y0:y1, x0:x1] = sym[..., y0 - r.start : y1 - r.start, x0 - c.start : x1 - c.start]
+    return out
+
+
 def refine_symbols(model: GCModel, x: torch.Tensor, height: int, width: int, steps: int,
-                   lr: float = 0.05, progress: bool = False) -> torch.Tensor:
+                   lr: float = 0.05, progress: bool = False, tile_pixels: int | None = None) -> torch.Tensor:
     """GC: symbols (1, C, h, w) for the padded image x (1, 3, H', W'); the loss covers only the
-    top-left height x width pixels (the image, not its padding)."""
+    top-left height x width pixels (the image, not its padding). Large images: window by window."""
+    if steps > 0:
+        def window(r: Span, c: Span, h: int, w: int) -> torch.Tensor:
+            return refine_symbols(model, crop(x, r, c, STRIDE), h, w, steps, lr, progress, 1 << 62)
+
+        grid = (x.shape[-2] // STRIDE, x.shape[-1] // STRIDE)
+        tiled = refine_tiled(window, grid, height, width, tile_pixels)
+        if tiled is not None:
+            return tiled
     with torch.inference_mode(False), torch.no_grad():
         x = x.clone()  # a plain tensor even when the caller runs in inference mode
         y0 = model.encoder(x)
@@ -81,9 +117,18 @@ def refine_symbols(model: GCModel, x: torch.Tensor, height: int, width: int, ste
 
 
 def refine_sc_symbols(model: SCModel, x: torch.Tensor, labels: torch.Tensor, heat: torch.Tensor, height: int,
-                      width: int, steps: int, lr: float = 0.05, progress: bool = False) -> torch.Tensor:
+                      width: int, steps: int, lr: float = 0.05, progress: bool = False,
+                      tile_pixels: int | None = None) -> torch.Tensor:
     """SC: the same for padded x, padded labels (1, H', W') and the coding heatmap (1, 1, h, w);
     synthesized cells (heat 0) are zeroed before the generator, so only coded latents move."""
+    if steps > 0:
+        def window(r: Span, c: Span, h: int, w: int) -> torch.Tensor:
+            return refine_sc_symbols(model, crop(x, r, c, STRIDE), crop(labels, r, c, STRIDE), crop(heat, r, c, 1),
+                                     h, w, steps, lr, progress, 1 << 62)
+
+        tiled = refine_tiled(window, tuple(heat.shape[-2:]), height, width, tile_pixels)
+        if tiled is not None:
+            return tiled
     with torch.inference_mode(False), torch.no_grad():
         x, labels, heat = x.clone(), labels.clone(), heat.clone()  # plain tensors, as above
         s = one_hot(labels, model.cfg.classes)

@@ -34,6 +34,13 @@ from torch import nn
 from .gc import STRIDE, Encoder, GCConfig, Generator, LatentPrior, Quantizer
 from .layers import conv_block
 from .texture_branch import LATENT_NOISE, STAGES, TextureBranch
+from .tiling import TilePlan
+
+# Tiles (models/tiling.py) for the decoder, in cells of 16 px: the GC generator's 8 cells
+# (models/gc.py) plus 2 for the semantic features F that feed it (a 7x7 and four stride-2 3x3s,
+# about 50 px); the texture branch's field (a 3x3 at 1/16, four up-samplings, a 7x7 and the 9x9
+# high-pass) is smaller. The encoder is GC's with a one-hot map, so it tiles as models.gc.ENCODER_TILES.
+GENERATOR_TILES = TilePlan(cell=STRIDE, tile=64, margin=10)
 
 
 @dataclass(frozen=True)
@@ -207,13 +214,22 @@ class SCModel(nn.Module):
 
     @torch.no_grad()
     def encode_symbols(self, x: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-        s = one_hot(labels, self.cfg.classes)
-        return self.quantizer.symbols(self.encoder(torch.cat([x, s], 1)))
+        return self.quantizer.symbols(self.encode(x, labels))
+
+    def encode(self, x: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        """Unquantized latents (N, C, H/16, W/16) of images and their label maps (N, H, W)."""
+        return self.encoder(torch.cat([x, one_hot(labels, self.cfg.classes)], 1))
 
     @torch.no_grad()
-    def decode_symbols(self, symbols: torch.Tensor, labels: torch.Tensor, heat: torch.Tensor) -> torch.Tensor:
+    def decode_symbols(self, symbols: torch.Tensor, labels: torch.Tensor, heat: torch.Tensor,
+                       noise: list[torch.Tensor] | None = None, tex_noise: list[torch.Tensor] | None = None
+                       ) -> torch.Tensor:
+        """Image from symbols, label maps and heatmap; noise and tex_noise as in `generate` and
+        `texturize` (the decoder's fixed fields for this heatmap unless given: a tile passes its
+        crop of the whole image's fields)."""
         s = one_hot(labels, self.cfg.classes)
-        return self.texturize(self.generate(self.quantizer.dequantize(symbols), self.semantics(s), heat), s, heat)
+        image = self.generate(self.quantizer.dequantize(symbols), self.semantics(s), heat, noise)
+        return self.texturize(image, s, heat, tex_noise)
 
 
 def random_heatmaps(labels: torch.Tensor, classes: int, gen: torch.Generator, keep_all: bool = True) -> torch.Tensor:

@@ -7,7 +7,6 @@ import pytest
 import torch
 
 from gcodec.bitstream.container import unpack
-from gcodec.bitstream.errors import InputError
 from gcodec.codec import gc_codec
 from gcodec.codec.registry import resolve_model
 from gcodec.models.latent_refine import refine_symbols, refinement_loss
@@ -58,11 +57,3 @@ def test_eval_runs_each_gcodec_curve_with_a_refined_twin(tiny_weights, photo_pat
     assert list(codecs) == ["gcodec:tiny", "gcodec:tiny-refine8"]
     plain, refined = (codecs[n]["per_image"][0] for n in codecs)
     assert refined["psnr"] != plain["psnr"]
-
-
-def test_refine_refuses_huge_images_before_work(tiny_weights, monkeypatch, photo):
-    gc, _, _, _ = _setup(photo)
-    monkeypatch.setattr(gc_codec, "REFINE_MAX_PIXELS", 1000)
-    with pytest.raises(InputError, match="megapixels"):
-        gc_codec.compress(gc, photo, refine_steps=2)
-    assert unpack(gc_codec.compress(gc, photo)).size == photo.shape[:2]  # plain encodes are not limited

@@ -62,10 +62,15 @@ def ms_ssim(a: np.ndarray, b: np.ndarray) -> float:
     import torch  # local: metrics other than MS-SSIM should not pay for importing torch
     from pytorch_msssim import ms_ssim as _ms_ssim
 
-    ta = torch.from_numpy(np.array(a, copy=True)).permute(2, 0, 1)[None].double()
-    tb = torch.from_numpy(np.array(b, copy=True)).permute(2, 0, 1)[None].double()
+    # One channel at a time (pytorch_msssim averages its per-channel values, so the mean is the
+    # same number): a third of the float64 maps, 2.2 GB rather than 6.6 GB at 4096x4096.
+    values = []
     with torch.no_grad():
-        return float(_ms_ssim(ta, tb, data_range=255, size_average=True))
+        for c in range(a.shape[2]):
+            ta = torch.from_numpy(np.array(a[..., c], copy=True))[None, None].double()
+            tb = torch.from_numpy(np.array(b[..., c], copy=True))[None, None].double()
+            values.append(float(_ms_ssim(ta, tb, data_range=255, size_average=True)))
+    return float(np.mean(values))
 
 
 def high_pass(x: np.ndarray) -> np.ndarray:

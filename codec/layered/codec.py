@@ -19,7 +19,9 @@ from ...bitstream.container import Container, PayloadKind, pack
 from ...bitstream.entropy import decode_categorical, encode_categorical
 from ...bitstream.errors import FormatError, InputError, UnsupportedError
 from ...bitstream.layered import SECTION, LayeredPayload, pack_payload, unpack_payload
-from ...models.detail import LATENT_STRIDE, DetailConfig, DetailModel, noise_field, pad_to_stride
+from ...models.detail import LATENT_STRIDE, TILES, DetailConfig, DetailModel, noise_field, pad_to_stride
+from ...models.tiling import tiled
+from ..device import tile_batch
 from ..gc_codec import check_image, read_static_tables, to_tensor, to_uint8
 from ..model_store import load_weights
 from ..registry import ModelRef
@@ -67,7 +69,9 @@ def latent_symbols(lm: LoadedLayered, image: np.ndarray, base: np.ndarray) -> np
     """The encoder's symbols (C, h/32, w/32) for an image and its upscaled base decode."""
     x = pad_to_stride(to_tensor(image, lm.device))
     b = pad_to_stride(to_tensor(base, lm.device))
-    return lm.model.encode_symbols(x, b)[0].cpu().numpy()
+    grid = (x.shape[-2] // LATENT_STRIDE, x.shape[-1] // LATENT_STRIDE)
+    y = tiled(lm.model.encoder, [x, b], [LATENT_STRIDE] * 2, grid, TILES.scaled(), 1, tile_batch(lm.device))
+    return lm.model.quantizer.symbols(y)[0].cpu().numpy()
 
 
 def encode_latents(lm: LoadedLayered, symbols: np.ndarray, channels: int) -> bytes:
@@ -132,8 +136,13 @@ def generate(lm: LoadedLayered, base: np.ndarray, symbols: np.ndarray, seed: int
     z = lm.model.dequantize(torch.from_numpy(symbols).unsqueeze(0).to(lm.device))
     noise = noise_field(seed, b.shape[-2], b.shape[-1], lm.cfg.noise).to(lm.device)
     dtype = torch.bfloat16 if lm.device.type == "cpu" else torch.float16
-    with torch.autocast(lm.device.type, dtype=dtype, enabled=half):
-        out = lm.model.decode(b, z, noise, realism)
+
+    def decode(b: torch.Tensor, z: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
+        with torch.autocast(lm.device.type, dtype=dtype, enabled=half):
+            return lm.model.decode(b, z, noise, realism)
+
+    out = tiled(decode, [b, z, noise], [LATENT_STRIDE, 1, LATENT_STRIDE], z.shape[-2:], TILES.scaled(), LATENT_STRIDE,
+                tile_batch(lm.device))
     return to_uint8(out.float(), h, w)
 
 
