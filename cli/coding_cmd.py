@@ -115,6 +115,9 @@ def _device_option(f: Callable) -> Callable:
               help="SC models: comma-separated classes to synthesize at zero latent bits (e.g. sky,tree,road; all).")
 @click.option("--preserve-box", "preserve_boxes", multiple=True, metavar="X,Y,W,H",
               help="SC models: always code the latents under this pixel box (repeatable).")
+@click.option("--map-tolerance", type=int, default=None, metavar="PX",
+              help="SC models: code the label map on a PX-pixel grid, boundaries within about PX/2 "
+                   "(0: lossless; default: the model's).")
 @click.option("--refine", type=int, default=0, show_default=True, metavar="STEPS",
               help="Images (GC and SC): fit the latents to the image for STEPS gradient steps (+0.3-0.5 dB "
                    "at 20; each step costs ~3 decodes of encode time; the decoder is unchanged).")
@@ -134,8 +137,8 @@ def _device_option(f: Callable) -> Callable:
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per file on stdout.")
 @click.option("--force", is_flag=True, help="Overwrite existing outputs.")
 def encode(inputs: tuple[str, ...], out: str | None, outdir: str | None, model: str | None, bpp: float | None,
-           size_bytes: int | None, kind: str, semantic: str | None, synthesize: str | None, preserve_boxes: tuple[str, ...], refine: int,
-           method: str | None, head: str | None, epochs: float | None, time_budget: float | None, max_frames: int | None, resize: str | None,
+           size_bytes: int | None, kind: str, semantic: str | None, synthesize: str | None, preserve_boxes: tuple[str, ...],
+           map_tolerance: int | None, refine: int, method: str | None, head: str | None, epochs: float | None, time_budget: float | None, max_frames: int | None, resize: str | None,
            bf16: bool, device: str, jobs: int, as_json: bool, force: bool) -> None:
     """Compress images, label maps or videos (mp4/mkv/avi/y4m or a folder of frames) to .gcodec files."""
     from ..codec.video_io import is_video_path
@@ -147,7 +150,8 @@ def encode(inputs: tuple[str, ...], out: str | None, outdir: str | None, model: 
         raise InputError("--refine applies to images only")
     # an option for the other kind of input would be silently ignored: refuse it instead
     image_only = {"--model": model, "--size": size_bytes, "--kind": kind if kind != "auto" else None, "--semantic": semantic,
-                  "--synthesize": synthesize, "--preserve-box": preserve_boxes or None, "--refine": refine or None}
+                  "--synthesize": synthesize, "--preserve-box": preserve_boxes or None, "--refine": refine or None,
+                  "--map-tolerance": map_tolerance}
     video_only = {"--method": method, "--head": head, "--epochs": epochs, "--time-budget": time_budget, "--max-frames": max_frames,
                   "--resize": resize, "--bf16": bf16 or None}
     if videos:
@@ -180,8 +184,9 @@ def encode(inputs: tuple[str, ...], out: str | None, outdir: str | None, model: 
     model_kind = resolve_model(name).kind  # unknown names fail before any work
     semantic_model = model_kind == "sc"
     if not semantic_model:
-        if semantic or synthesize or preserve_boxes:
-            raise InputError("--semantic, --synthesize and --preserve-box need an SC model (e.g. --model sc-camvid-c6)")
+        if semantic or synthesize or preserve_boxes or map_tolerance is not None:
+            raise InputError("--semantic, --synthesize, --preserve-box and --map-tolerance need an SC model "
+                             "(e.g. --model sc-camvid-c6)")
         if model_kind not in ("gc", "layered"):
             raise InputError(f"model {name!r} is a {model_kind or 'unknown'} model, not an image model")
         if model_kind == "gc" and (bpp is not None or size_bytes is not None):
@@ -191,8 +196,8 @@ def encode(inputs: tuple[str, ...], out: str | None, outdir: str | None, model: 
     elif bpp is not None or size_bytes is not None:
         raise InputError(f"--bpp and --size need a layered model; {name} codes at its own rate")
     codec = Codec(pick_device(device))
-    sc_setup = (_sc_setup(name, inputs, kind, semantic, synthesize, preserve_boxes, codec, refine, jobs == 1)
-                if semantic_model else None)
+    sc_setup = (_sc_setup(name, inputs, kind, semantic, synthesize, preserve_boxes, codec, refine, jobs == 1,
+                          map_tolerance) if semantic_model else None)
 
     def work(src: str, dst: str) -> dict[str, Any]:
         t0 = time.perf_counter()
@@ -260,8 +265,8 @@ def _encode_videos(inputs: tuple[str, ...], out: str | None, outdir: str | None,
 
 
 def _sc_setup(model: str, inputs: tuple[str, ...], kind: str, semantic: str | None, synthesize: str | None,
-              boxes_spec: tuple[str, ...], codec: Any, refine: int = 0,
-              progress: bool = False) -> Callable[[str, np.ndarray], tuple[bytes, dict[str, Any]]]:
+              boxes_spec: tuple[str, ...], codec: Any, refine: int = 0, progress: bool = False,
+              map_tolerance: int | None = None) -> Callable[[str, np.ndarray], tuple[bytes, dict[str, Any]]]:
     """Check the SC options before any work; return the per-file encoder (image -> bytes, JSON extras)."""
     from ..codec import sc_codec
     from ..codec.image_io import decode_any, read_bytes
@@ -279,6 +284,8 @@ def _sc_setup(model: str, inputs: tuple[str, ...], kind: str, semantic: str | No
     names = sc_codec.class_names_for(ref.card, classes)
     ids = sc_codec.parse_classes(synthesize, names, ref.name) if synthesize else []
     boxes = [sc_codec.parse_box(b) for b in boxes_spec]
+    if map_tolerance is not None:
+        sc_codec.check_map_tolerance(map_tolerance)
     folder = semantic != "auto" and Path(semantic).is_dir()
     if semantic != "auto" and not folder:
         if not Path(semantic).is_file():
@@ -291,6 +298,7 @@ def _sc_setup(model: str, inputs: tuple[str, ...], kind: str, semantic: str | No
 
         segmenter = load_segmenter(resolve_model(sc_codec.AUTO_SEGMENTER, kind="segmentation").path, codec.device)
     sc = codec.sc(ref)
+    tolerance = sc.default_map_tolerance if map_tolerance is None else map_tolerance
 
     def encode_one(src: str, image: np.ndarray) -> tuple[bytes, dict[str, Any]]:
         if segmenter is not None:
@@ -302,9 +310,10 @@ def _sc_setup(model: str, inputs: tuple[str, ...], kind: str, semantic: str | No
             labels = decode_any(read_bytes(path), path)
             if labels.ndim != 2:
                 raise InputError(f"{path}: a label map must be a single-channel 8-bit PNG of class ids")
-        data = sc_codec.compress(sc, image, labels, ids, boxes, refine_steps=refine, progress=progress)
+        data = sc_codec.compress(sc, image, labels, ids, boxes, refine_steps=refine, progress=progress,
+                                 map_tolerance=tolerance)
         sizes = sc_codec.section_sizes(data)
-        return data, {"map_bytes": sizes["map"], "latent_bytes": sizes["latents"],
+        return data, {"map_bytes": sizes["map"], "map_tolerance": tolerance, "latent_bytes": sizes["latents"],
                       "synthesized": [names[i] for i in ids], "preserved_boxes": [list(b) for b in boxes]}
 
     return encode_one

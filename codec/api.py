@@ -94,10 +94,13 @@ class Codec:
 
     def encode_semantic(self, image: np.ndarray, labels: np.ndarray, model: str,
                         synthesize_ids: list[int] = (), boxes: list[sc_codec.Box] = (),
-                        refine_steps: int = 0) -> bytes:
-        """SC image: `labels` (H, W) class ids; latents of `synthesize_ids` cells are not coded."""
-        return sc_codec.compress(self.sc(resolve_model(model, kind="sc")), image, labels, synthesize_ids, boxes,
-                                 refine_steps=refine_steps)
+                        refine_steps: int = 0, map_tolerance: int | None = None) -> bytes:
+        """SC image: `labels` (H, W) class ids; latents of `synthesize_ids` cells are not coded;
+        the map on a `map_tolerance`-pixel grid (0: lossless; None: the model's default)."""
+        sc = self.sc(resolve_model(model, kind="sc"))
+        tolerance = sc.default_map_tolerance if map_tolerance is None else map_tolerance
+        return sc_codec.compress(sc, image, labels, synthesize_ids, boxes, refine_steps=refine_steps,
+                                 map_tolerance=tolerance)
 
     def encode_labels(self, labels: np.ndarray) -> bytes:
         return labelmap_codec.compress(labels)
@@ -139,6 +142,8 @@ def describe(data: bytes) -> dict[str, Any]:
         extra["section_names"] = {str(t): name for t, name in zip((t for t, _ in c.sections), video["bits"])}
     if c.kind == PayloadKind.SC_IMAGE:  # named sections, and the selection (readable without the model)
         extra["section_names"] = {str(t): sc_codec.SECTION_NAMES.get(t, "unknown") for t, _ in c.sections}
+        if c.has_section(sc_codec.SECTION_GRID_MAP) and c.section(sc_codec.SECTION_GRID_MAP):
+            extra["map_tolerance"] = c.section(sc_codec.SECTION_GRID_MAP)[0]  # the grid cell in pixels
         if c.has_section(sc_codec.SECTION_SELECTION):
             ids, boxes = sc_codec.unpack_selection(c.section(sc_codec.SECTION_SELECTION))
             extra["synthesized_class_ids"] = ids
