@@ -2,6 +2,7 @@
 
     python scripts/make_golden.py                  # encode all four files again, then the manifest
     python scripts/make_golden.py --manifest-only  # keep the files; recompute the decoded hashes
+    python scripts/make_golden.py --missing        # encode only files not committed yet, then the manifest
     python scripts/make_golden.py --print          # print the decoded hashes of the committed files
 
 One small file per payload kind that the shipped models decode: a GC image (gc-c6), an SC
@@ -93,6 +94,16 @@ def _layered() -> bytes:
     return layered_codec.compress_at(lm, np.ascontiguousarray(photo[LAYERED_CROP]), **LAYERED)
 
 
+def _gc_planes() -> bytes:
+    from gcodec.bitstream.planes import Planes
+    from gcodec.codec.api import Codec
+    from gcodec.codec.image_io import read_bytes, read_image
+
+    # the grey + alpha fixture: a grey photo crop with a cut-out alpha plane (label-map coded)
+    src = read_image(read_bytes(str(FIXTURES / "inputs" / "grey_alpha_binary.png")))
+    return Codec(device=torch.device("cpu")).encode_image(src.rgb, "gc-c6", planes=Planes(src.gray, src.alpha))
+
+
 FILES = {  # name -> (maker, how it was made)
     "gc-c6.gcodec": (_gc, f"gc-c6 (context tables) on tests/fixtures/photo_200x168.png{_crop(GC_CROP)}"),
     "sc-camvid-c6.gcodec": (_sc, f"sc-camvid-c6 on tests/fixtures/camvid_0016E5_07959.jpg{_crop(SC_CROP)} with "
@@ -101,6 +112,8 @@ FILES = {  # name -> (maker, how it was made)
     "video.gcodec": (_video, f"tests/fixtures/clip_carphone_64x48.mp4, VideoOptions({VIDEO})"),
     "layered.gcodec": (_layered, f"layered (all latent channels) on tests/fixtures/photo_200x168.png"
                                  f"{_crop(LAYERED_CROP)}, {LAYERED}; decoded at the card's default R"),
+    "gc-c6-grey-alpha.gcodec": (_gc_planes, "gc-c6 on tests/fixtures/inputs/grey_alpha_binary.png (grey, binary "
+                                            "alpha): the source-planes section, tag 16"),
 }
 
 
@@ -142,6 +155,7 @@ def write_manifest() -> dict:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--manifest-only", action="store_true")
+    ap.add_argument("--missing", action="store_true", help="encode only the files not in tests/golden yet")
     ap.add_argument("--print", action="store_true", help="print the decoded hashes of the committed files")
     ap.add_argument("--threads", type=int, default=1)
     args = ap.parse_args(argv)
@@ -154,7 +168,8 @@ def main(argv: list[str] | None = None) -> int:
     if not args.manifest_only:
         GOLDEN.mkdir(exist_ok=True)
         for name, (make, _) in FILES.items():
-            (GOLDEN / name).write_bytes(make())
+            if not (args.missing and (GOLDEN / name).exists()):
+                (GOLDEN / name).write_bytes(make())
     for name, entry in write_manifest()["files"].items():
         print(f"{name}: {entry['bytes']} bytes, {entry['size']}, decoded {entry['decoded']['sha256'][:16]}")
     return 0
