@@ -61,6 +61,8 @@ def _to_srgb(im: Image.Image, name: str) -> Image.Image:
     """Convert through the embedded ICC profile (or Pillow's formula for CMYK without one).
     A grey source stays grey: lcms gives neutral RGB, read back as L."""
     icc = im.info.get("icc_profile")
+    if icc and im.mode in ("P", "PA", "1"):  # palette colours go through the profile too
+        im = im.convert("RGBA" if im.mode != "1" else "L")
     mode = im.mode
     if icc and mode in ("L", "LA", "RGB", "RGBA", "CMYK"):
         try:
@@ -93,7 +95,9 @@ def _reduce_wide(im: Image.Image, name: str, wide: bool) -> Image.Image:
     if im.mode not in _WIDE_MODES:
         return im
     v = np.asarray(im).astype(np.int64)
-    return Image.fromarray(((np.clip(v, 0, 65535) + 128) // 257).astype(np.uint8), "L")
+    out = Image.fromarray(((np.clip(v, 0, 65535) + 128) // 257).astype(np.uint8), "L")
+    out.info = dict(im.info)  # an ICC profile still applies
+    return out
 
 
 def normalize(im: Image.Image, name: str = "input") -> SourceImage:
