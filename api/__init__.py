@@ -16,7 +16,7 @@ from __future__ import annotations
 from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING, Any
 
-from .bitstream.errors import FormatError, GcodecError, InputError, TruncatedError, UnsupportedError
+from .bitstream.errors import FormatError, GcodecError, InputError, InputWarning, TruncatedError, UnsupportedError
 from .codec import pillow_plugin as _pillow_plugin
 
 if TYPE_CHECKING:
@@ -30,15 +30,17 @@ except PackageNotFoundError:  # running from a source tree that was never instal
     __version__ = "0+unknown"
 
 __all__ = ["encode", "decode", "info", "GcodecError", "FormatError", "TruncatedError", "UnsupportedError",
-           "InputError", "__version__"]
+           "InputError", "InputWarning", "__version__"]
 
 
 def encode(image: ImageInput, *, model: str | None = None, bpp: float | None = None, size: int | None = None,
            **options: Any) -> bytes:
     """Compress an image to the bytes of a .gcodec file.
 
-    image: a numpy uint8 array (H, W, 3) RGB or (H, W) grey, a PIL image, or a path to an image
-        file. Grey images are expanded to RGB.
+    image: a numpy uint8 array ((H, W) grey, (H, W, 2) grey + alpha, (H, W, 3) RGB, (H, W, 4) RGBA),
+        a PIL image, or a path to an image file. Files and PIL images are read as the CLI reads them:
+        EXIF orientation applied, ICC profiles (CMYK too) converted to sRGB, 16 bits reduced to 8
+        (an InputWarning), animated images refused. A grey source decodes to grey again.
     model: a shipped model name or a .safetensors path (default: the default image model, see
         `gcodec models`). Layered models are rate-controlled: `bpp` (within +-5%, container
         included) or `size` (at most this many bytes); GC models code at their own rate.
@@ -47,6 +49,7 @@ def encode(image: ImageInput, *, model: str | None = None, bpp: float | None = N
         device="auto" | "cpu" | "cuda" | "cuda:N"  where the model runs (default "auto").
         kind="image" | "labelmap"  "labelmap" codes an (H, W) uint8 class-id map (or a mode L/P
             image) losslessly, without a model.
+        alpha="keep" | "drop"  transparency: coded losslessly as an extra plane (default), or dropped.
     Raises InputError for unknown options, unusable images or unknown models.
     """
     from .codec import library
@@ -57,7 +60,8 @@ def encode(image: ImageInput, *, model: str | None = None, bpp: float | None = N
 def decode(data: DataInput, *, realism: float | None = None, device: str | None = None) -> np.ndarray:
     """Decompress a .gcodec file (its bytes, or a path) to a numpy uint8 array.
 
-    Returns (H, W, 3) RGB for images, (H, W) class ids for label maps, and (T, H, W, 3) frames
+    Returns (H, W, 3) RGB for images ((H, W) for grey sources; with a kept alpha plane (H, W, 4)
+    RGBA or (H, W, 2) grey + alpha), (H, W) class ids for label maps, and (T, H, W, 3) frames
     for videos (their frame rate is in `info(data)["video"]["fps"]`).
     realism: layered images only, in [0, 1] (0 most faithful, 1 most detail; None: the model's default).
     device: "auto" (default), "cpu", "cuda" or "cuda:N".

@@ -24,3 +24,8 @@ class UnsupportedError(GcodecError):
 
 class InputError(GcodecError):
     """An input file or option is unusable (unreadable image, wrong size, unknown name)."""
+
+
+class InputWarning(UserWarning):
+    """Something about an input a user should know that is not an error (a 16-bit image reduced to
+    8 bits); the CLI prints it as one `gcodec: warning:` line."""

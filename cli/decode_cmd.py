@@ -10,6 +10,7 @@ import click
 import numpy as np
 
 from ..bitstream.errors import InputError
+from ..bitstream.planes import colour_of
 from .coding_cmd import _device_option, _outputs, _run_all
 from .main import cli
 
@@ -57,7 +58,7 @@ def decode(inputs: tuple[str, ...], out: str | None, outdir: str | None, model: 
             raise InputError(f"{dst} exists (use --force to overwrite)")
     ref_image = decode_any(read_bytes(reference), reference) if reference else None
     if ref_image is not None and ref_image.ndim == 2 and not looks_like_labelmap(ref_image):
-        ref_image = np.repeat(ref_image[:, :, None], 3, axis=2)
+        ref_image = colour_of(ref_image)
     codec = Codec(pick_device(device), half=half)
 
     def work(src: str, dst: str) -> dict[str, Any]:
@@ -80,16 +81,18 @@ def decode(inputs: tuple[str, ...], out: str | None, outdir: str | None, model: 
         write_atomic(dst, png_bytes(image), force)
         secs = time.perf_counter() - t0
         pixels = int(image.shape[0] * image.shape[1])
-        result = {"input": src, "output": dst, "kind": "labelmap" if image.ndim == 2 else "image",
+        is_map = c.kind == PayloadKind.LABEL_MAP
+        result = {"input": src, "output": dst, "kind": "labelmap" if is_map else "image",
                   "bytes": len(data), "bpp": round(8 * len(data) / pixels, 5), "seconds": round(secs, 3)}
         line = f"{src} -> {dst}: {result['bpp']:.4f} bpp, {secs:.2f} s"
-        if ref_image is not None and image.ndim == 2:
+        if ref_image is not None and is_map:
             ref_labels = ref_image if ref_image.ndim == 2 else None
             if ref_labels is None or ref_labels.shape != image.shape:
                 raise InputError("--reference for a label map must be a single-channel map of the same size")
             result["exact"] = bool(np.array_equal(ref_labels, image))
             line += ", identical to the reference" if result["exact"] else ", DIFFERS from the reference"
         elif ref_image is not None:
+            image = colour_of(image)  # metrics on the colour: grey as R = G = B, alpha aside
             if ref_image.shape != image.shape:
                 raise InputError(f"reference is {ref_image.shape[1]}x{ref_image.shape[0]}, "
                                  f"decoded image {image.shape[1]}x{image.shape[0]}")

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import os
 import sys
+import warnings
 
 import click
 
-from ..bitstream.errors import GcodecError
+from ..bitstream.errors import GcodecError, InputWarning
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -22,14 +23,25 @@ def cli() -> None:
 
 def _register() -> None:
     # command modules attach themselves to `cli` on import
-    from . import (coding_cmd, decode_cmd, eval_cmd, export_cmd, info_cmd, sc_cmd, seg_cmd, train_cmd,  # noqa: F401
+    from . import (decode_cmd, encode_cmd, eval_cmd, export_cmd, info_cmd, sc_cmd, seg_cmd, train_cmd,  # noqa: F401
                    train_layered_cmd, video_cmd)
 
 
 _register()
 
 
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:  # type: ignore[no-untyped-def]
+    if issubclass(category, InputWarning):  # ours: one line, no source location
+        click.echo(f"gcodec: warning: {message}", err=True)
+    else:
+        _python_show_warning(message, category, filename, lineno, file, line)
+
+
+_python_show_warning = warnings.showwarning
+
+
 def main(argv: list[str] | None = None) -> None:
+    warnings.showwarning = _show_warning
     try:
         cli.main(args=argv, prog_name="gcodec", standalone_mode=False)
     except click.exceptions.Abort:

@@ -27,8 +27,11 @@ from .main import cli
 @click.option("--threads", type=int, default=1, show_default=True, help="torch CPU threads.")
 @click.option("--refine", type=int, default=0, show_default=True, metavar="STEPS",
               help="Encode SC and GC images with STEPS of latent refinement.")
+@click.option("--map-tolerance", type=int, default=None, metavar="PX",
+              help="Code the label map on a PX-pixel grid (0: lossless) [default: the model's].")
 def eval_sc(data: str, model: str, seg_model: str, gc_model: str, box_fraction: float, limit: int | None,
-            figure_image: str | None, out: str, resume: bool, device: str, threads: int, refine: int) -> None:
+            figure_image: str | None, out: str, resume: bool, device: str, threads: int, refine: int,
+            map_tolerance: int | None) -> None:
     """bpp (map / latents), PSNR and MS-SSIM overall and on preserved pixels, and semantic
     preservation mIoU, for: no synthesis; sky+tree+road synthesized; one box preserved."""
     import torch
@@ -37,7 +40,7 @@ def eval_sc(data: str, model: str, seg_model: str, gc_model: str, box_fraction: 
     from ..codec.device import pick_device
     from ..codec.gc_codec import load_gc
     from ..codec.registry import resolve_model
-    from ..codec.sc_codec import load_sc
+    from ..codec.sc_codec import check_map_tolerance, load_sc
     from ..codec.segment import load_segmenter
 
     if threads < 1:
@@ -46,6 +49,8 @@ def eval_sc(data: str, model: str, seg_model: str, gc_model: str, box_fraction: 
         raise InputError(f"--limit must be >= 1, got {limit}")
     if refine < 0:
         raise InputError(f"--refine must be >= 0, got {refine}")
+    if map_tolerance is not None:
+        check_map_tolerance(map_tolerance)
     if not 0 < box_fraction <= 1:
         raise InputError(f"--box-fraction must be in (0, 1], got {box_fraction}")
     torch.set_num_threads(threads)
@@ -58,7 +63,8 @@ def eval_sc(data: str, model: str, seg_model: str, gc_model: str, box_fraction: 
     gc = None if gc_model == "none" else load_gc(resolve_model(gc_model, kind="gc"), dev)
     out_dir = Path(out)
     result = evaluate_sc(sc, seg, data, box_fraction, gc, limit, figure_image,
-                         cache_dir=out_dir / "cache" if resume else None, refine_steps=refine)
+                         cache_dir=out_dir / "cache" if resume else None, refine_steps=refine,
+                         map_tolerance=sc.default_map_tolerance if map_tolerance is None else map_tolerance)
     click.echo(format_table(result))
     write_json(result, out_dir / "eval_sc.json")
     fig_path = out_dir / "sc_figure.png"

@@ -66,6 +66,8 @@ def _command_line() -> str:
                    "sees the decode and the label map), beside the texture loss.")
 @click.option("--texture-resize/--no-texture-resize", default=False, show_default=True,
               help="SC: the texture branch up-samples by resize-convolutions (else transposed convolutions).")
+@click.option("--map-tolerance", default=0, show_default=True, metavar="PX",
+              help="SC: train on label maps simplified as an SC file with --map-tolerance PX codes them.")
 @click.option("--disc-base", default=64, show_default=True)
 @click.option("--val-count", default=24, show_default=True, help="Images held out of --data for validation.")
 @click.option("--val-every", default=120.0, show_default=True, help="Seconds between validations.")
@@ -122,7 +124,8 @@ def _check_train_options(kw: dict[str, Any]) -> None:
     if not 0 <= kw["synth_distortion"] <= 1:
         raise InputError(f"--synth-distortion must lie in [0, 1], got {kw['synth_distortion']}")
     for name, unset in (("synth_distortion", 1), ("noise", 0), ("noise_up", False), ("diversity_weight", 0),
-                        ("texture_weight", 0), ("texture_width", 0), ("texture_resize", False), ("texture_gan", 0)):
+                        ("texture_weight", 0), ("texture_width", 0), ("texture_resize", False), ("texture_gan", 0),
+                        ("map_tolerance", 0)):
         if kw[name] != unset and not kw["labels"]:
             raise InputError(f"--{_flag(name)} is for SC models (it needs --labels)")
     for name in ("steps", "batch", "val_count"):
@@ -135,6 +138,10 @@ def _check_train_options(kw: dict[str, Any]) -> None:
             raise InputError("--texture-branch trains on the texture loss alone: give --texture-weight above 0")
     elif kw["texture_gan"]:
         raise InputError("--texture-gan trains a texture branch: give --texture-branch W")
+    if kw["map_tolerance"]:
+        from ..codec.sc_codec import check_map_tolerance
+
+        check_map_tolerance(kw["map_tolerance"])
     for name in ("noise", "texture_width", "threads", "lr_warmup", "time_budget", "lr", "mse_weight", "msssim_weight", "gan_weight",
                  "fm_weight", "rate_weight", "diversity_weight", "texture_weight", "texture_gan"):
         if kw[name] < 0:

@@ -15,6 +15,8 @@ import torch
 
 from ..bitstream.container import Container, PayloadKind, unpack
 from ..bitstream.errors import GcodecError, InputError, UnsupportedError
+from ..bitstream.planes import (ALPHA_LABELMAP, IMAGE_KINDS, SECTION_PLANES, Planes, apply_planes, pack_planes, section_overhead,
+                                split_planes, with_planes)
 from . import gc_codec, labelmap_codec, sc_codec
 from .device import pick_device
 from .layered import codec as layered_codec
@@ -67,37 +69,55 @@ class Codec:
         return self._cached(self._layered, ref, layered_codec.load_layered)
 
     def encode_image(self, image: np.ndarray, model: str | None = None, refine_steps: int = 0,
-                     progress: bool = False, bpp: float | None = None, size: int | None = None) -> bytes:
-        """A GC or layered image. Layered models hit `bpp` (+-5%) or stay within `size` bytes
-        (DEFAULT_LAYERED_BPP when neither is given); GC models take neither."""
+                     progress: bool = False, bpp: float | None = None, size: int | None = None,
+                     planes: Planes = Planes()) -> bytes:
+        """A GC or layered image. Layered models hit `bpp` (+-5%) or stay within `size` bytes, the
+        source-planes section included (DEFAULT_LAYERED_BPP for the colour when neither is given);
+        GC models take neither. `planes`: grey source and alpha plane (bitstream/planes.py)."""
         ref = resolve_model(model or DEFAULT_IMAGE_MODEL)
+        h, w = image.shape[:2]
+        extra = pack_planes(planes, h, w) if planes else b""
         if ref.kind == "layered":
             if refine_steps:
                 raise InputError("--refine applies to GC and SC models, not to layered ones")
             from .layered.rate import compress_to
 
             if bpp is None and size is None:
-                pixels = image.shape[0] * image.shape[1]
-                if DEFAULT_LAYERED_BPP * pixels / 8 < DEFAULT_SMALL_BYTES:
+                if DEFAULT_LAYERED_BPP * h * w / 8 < DEFAULT_SMALL_BYTES:
                     size = DEFAULT_SMALL_BYTES
                 else:
                     bpp = DEFAULT_LAYERED_BPP
-            return compress_to(self.layered(ref), image, bpp=bpp, size=size)[0]
-        if ref.kind != "gc":
-            raise InputError(f"model {ref.name!r} is a {ref.kind or 'unknown'} model, not an image model")
-        if bpp is not None or size is not None:
-            raise InputError(f"--bpp and --size need a layered model; {ref.name} codes at its own rate")
-        return gc_codec.compress(self.gc(ref), image, refine_steps, progress)
+            elif extra:
+                bpp, size = _leave_room(section_overhead(extra), h, w, bpp, size)
+            try:
+                data = compress_to(self.layered(ref), image, bpp=bpp, size=size)[0]
+            except InputError as e:
+                if not extra:
+                    raise
+                raise InputError(f"{e} (the colour's share, after {section_overhead(extra)} bytes of alpha/grey "
+                                 "section)") from None
+        else:
+            if ref.kind != "gc":
+                raise InputError(f"model {ref.name!r} is a {ref.kind or 'unknown'} model, not an image model")
+            if bpp is not None or size is not None:
+                raise InputError(f"--bpp and --size need a layered model; {ref.name} codes at its own rate")
+            data = gc_codec.compress(self.gc(ref), image, refine_steps, progress)
+        return with_planes(data, extra) if extra else data
 
     def sc(self, ref: ModelRef) -> sc_codec.LoadedSC:
         return self._cached(self._sc, ref, sc_codec.load_sc)
 
     def encode_semantic(self, image: np.ndarray, labels: np.ndarray, model: str,
                         synthesize_ids: list[int] = (), boxes: list[sc_codec.Box] = (),
-                        refine_steps: int = 0) -> bytes:
-        """SC image: `labels` (H, W) class ids; latents of `synthesize_ids` cells are not coded."""
-        return sc_codec.compress(self.sc(resolve_model(model, kind="sc")), image, labels, synthesize_ids, boxes,
-                                 refine_steps=refine_steps)
+                        refine_steps: int = 0, map_tolerance: int | None = None, planes: Planes = Planes(),
+                        progress: bool = False) -> bytes:
+        """SC image: `labels` (H, W) class ids; latents of `synthesize_ids` cells are not coded;
+        the map on a `map_tolerance`-pixel grid (0: lossless; None: the model's default)."""
+        sc = self.sc(resolve_model(model, kind="sc"))
+        tolerance = sc.default_map_tolerance if map_tolerance is None else map_tolerance
+        data = sc_codec.compress(sc, image, labels, synthesize_ids, boxes, refine_steps=refine_steps,
+                                 progress=progress, map_tolerance=tolerance)
+        return with_planes(data, pack_planes(planes, *image.shape[:2])) if planes else data
 
     def encode_labels(self, labels: np.ndarray) -> bytes:
         return labelmap_codec.compress(labels)
@@ -108,21 +128,36 @@ class Codec:
         [0, 1] applies to layered images (None: the model's default)."""
         if realism is not None:
             layered_codec.check_realism(realism)
-        c = unpack(data)
+        full = unpack(data)
+        c, planes = split_planes(full)  # the payload decoders see the file an old writer would have made
         if c.kind == PayloadKind.LAYERED_IMAGE:
             ref = resolve_model(model or c.model_id, kind="layered")
-            return c, layered_codec.decompress(self.layered(ref), c, realism, half=self.half)
+            return full, apply_planes(layered_codec.decompress(self.layered(ref), c, realism, half=self.half), planes)
         if realism is not None:
             raise InputError(f"--realism applies to layered images; this is a {KIND_NAMES[c.kind]} file")
         if c.kind == PayloadKind.LABEL_MAP:
-            return c, labelmap_codec.decompress(c)
+            return full, labelmap_codec.decompress(c)
         if c.kind == PayloadKind.GC_IMAGE:
             ref = resolve_model(model or c.model_id, kind="gc")
-            return c, gc_codec.decompress(self.gc(ref), c, half=self.half)
+            return full, apply_planes(gc_codec.decompress(self.gc(ref), c, half=self.half), planes)
         if c.kind == PayloadKind.SC_IMAGE:
             ref = resolve_model(model or c.model_id, kind="sc")
-            return c, sc_codec.decompress(self.sc(ref), c, half=self.half)
+            return full, apply_planes(sc_codec.decompress(self.sc(ref), c, half=self.half), planes)
         raise UnsupportedError(f"decoding {KIND_NAMES[c.kind]} files is not supported by this version")
+
+
+def _leave_room(extra: int, h: int, w: int, bpp: float | None, size: int | None) -> tuple[float | None, int | None]:
+    """A layered target for the colour planes once `extra` bytes of source planes are set aside."""
+    if size is not None:
+        if size <= extra:
+            raise InputError(f"--size {size}: the alpha/grey section alone takes {extra} bytes")
+        return None, size - extra
+    assert bpp is not None
+    left = bpp - 8 * extra / (h * w)
+    if not left > 0:
+        raise InputError(f"--bpp {bpp:g}: the alpha/grey section alone takes {extra} bytes "
+                         f"({8 * extra / (h * w):.4f} bpp)")
+    return left, None
 
 
 def describe(data: bytes) -> dict[str, Any]:
@@ -139,6 +174,8 @@ def describe(data: bytes) -> dict[str, Any]:
         extra["section_names"] = {str(t): name for t, name in zip((t for t, _ in c.sections), video["bits"])}
     if c.kind == PayloadKind.SC_IMAGE:  # named sections, and the selection (readable without the model)
         extra["section_names"] = {str(t): sc_codec.SECTION_NAMES.get(t, "unknown") for t, _ in c.sections}
+        if c.has_section(sc_codec.SECTION_GRID_MAP) and c.section(sc_codec.SECTION_GRID_MAP):
+            extra["map_tolerance"] = c.section(sc_codec.SECTION_GRID_MAP)[0]  # the grid cell in pixels
         if c.has_section(sc_codec.SECTION_SELECTION):
             ids, boxes = sc_codec.unpack_selection(c.section(sc_codec.SECTION_SELECTION))
             extra["synthesized_class_ids"] = ids
@@ -156,6 +193,9 @@ def describe(data: bytes) -> dict[str, Any]:
         extra["section_names"] = {str(SECTION): "layered"}
         extra["layered"] = {"base_codec": "VVC intra", "qp": p.qp, "scale": f"1/{p.scale}",
                             "base_bytes": len(p.base), "latent_bytes": len(p.latents), "latent_channels": p.channels}
+    if c.kind in IMAGE_KINDS and c.has_section(SECTION_PLANES):
+        extra.update(_describe_planes(c))
+        extra.setdefault("section_names", {})[str(SECTION_PLANES)] = "source planes"
     return {
         "kind": KIND_NAMES[c.kind],
         "size": list(c.size),
@@ -167,3 +207,13 @@ def describe(data: bytes) -> dict[str, Any]:
         "bpp": 8 * len(data) / pixels,
         **extra,
     }
+
+
+def _describe_planes(c: Container) -> dict[str, Any]:
+    """gray, alpha and how the alpha plane is coded, from the source-planes section."""
+    payload = c.section(SECTION_PLANES)
+    planes = split_planes(c)[1]
+    info: dict[str, Any] = {"gray": planes.gray, "alpha": planes.alpha is not None}
+    if planes.alpha is not None:
+        info["alpha_coding"] = "labelmap" if payload[1] == ALPHA_LABELMAP else "lzma"
+    return info

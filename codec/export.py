@@ -103,4 +103,6 @@ def export_run(run_dir: str | Path, out_path: str | Path, name: str, data_note: 
                               if "val_texture" in final else ""),
         "log": log,
     }
+    if cfg.semantic and cfg.map_tolerance:  # the grid its decoder learned: what `encode` uses by default
+        card["default_map_tolerance"] = cfg.map_tolerance
     return save_weights(tensors, card, out_path)

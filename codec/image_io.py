@@ -7,11 +7,16 @@ import os
 import sys
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from ..bitstream.errors import InputError
+from .temp_outputs import publish, temporary
+
+if TYPE_CHECKING:
+    from .image_input import SourceImage
 
 MAX_IMAGE_PIXELS = 1 << 28
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".ppm"})
@@ -35,29 +40,31 @@ def read_bytes(path: str) -> bytes:
         raise InputError(f"{path}: permission denied") from None
 
 
-def _decode(data: bytes, name: str, keep_single: bool) -> np.ndarray:
+def read_image(data: bytes, name: str = "input") -> "SourceImage":
+    """Image bytes -> SourceImage (codec/image_input.py: orientation, sRGB, 8 bits, grey, alpha).
+    InputError if unreadable or not a still image."""
+    from .image_input import normalize
+
     try:
         with Image.open(io.BytesIO(data)) as im:
-            im.load()
-            single = keep_single and im.mode in ("L", "P")
-            arr = np.asarray(im if single else im.convert("RGB"))
+            return normalize(im, name)
     except Image.DecompressionBombError:
         raise InputError(f"{name}: image is larger than {MAX_IMAGE_PIXELS} pixels") from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
         detail = str(e).splitlines()[0] if str(e) else "invalid data"
         raise InputError(f"{name}: not a readable image ({e.__class__.__name__}: {detail})") from None
-    return np.ascontiguousarray(arr)
 
 
 def decode_any(data: bytes, name: str = "input") -> np.ndarray:
     """Image bytes -> (H, W) uint8 for single-channel 8-bit images (L, or P as palette indices),
     else (H, W, 3) uint8 RGB. InputError if unreadable."""
-    return _decode(data, name, keep_single=True)
+    src = read_image(data, name)
+    return src.single if src.single is not None else src.rgb
 
 
 def decode_rgb(data: bytes, name: str = "input") -> np.ndarray:
     """Image bytes -> (H, W, 3) uint8 RGB (grey and palette images expanded)."""
-    return _decode(data, name, keep_single=False)
+    return read_image(data, name).rgb
 
 
 def png_bytes(arr: np.ndarray) -> bytes:
@@ -70,7 +77,8 @@ def write_atomic(path: str, data: bytes, force: bool = False) -> None:
     """Write to a temp file beside `path`, then rename; '-' writes to standard output.
 
     Refuses to replace an existing file unless `force`, so a failed or refused run
-    never leaves a partial or clobbered output behind.
+    never leaves a partial or clobbered output behind; an interrupted one neither
+    (the temporary is registered in codec/temp_outputs.py).
     """
     if path == "-":
         sys.stdout.buffer.write(data)
@@ -81,16 +89,20 @@ def write_atomic(path: str, data: bytes, force: bool = False) -> None:
         raise InputError(f"{path} exists (use --force to overwrite)")
     if not target.parent.is_dir():
         raise InputError(f"{path}: folder {target.parent} does not exist")
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
+    with temporary(lambda: temp_beside(target)) as tmp:
+        with open(tmp, "wb") as f:
             f.write(data)
         os.chmod(tmp, 0o666 & ~_UMASK)
-        os.replace(tmp, target)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+        publish(tmp, lambda: os.replace(tmp, target))
+
+
+def temp_beside(target: Path, folder: bool = False) -> str:
+    """A new hidden temporary file (or folder) next to `target`: same file system, so renames are atomic."""
+    if folder:
+        return tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    os.close(fd)
+    return tmp
 
 
 def labelled_pairs(folder: str | Path) -> list[tuple[Path, Path]]:

@@ -18,11 +18,12 @@ from ..bitstream.container import PayloadKind, peek_kind
 from ..bitstream.errors import InputError
 from .api import Codec, describe
 from .device import pick_device
-from .image_io import decode_any, read_bytes
+from .image_input import DEFAULT_ALPHA, SourceImage, check_alpha_mode, normalize
+from .image_io import decode_any, read_bytes, read_image
 
 ImageInput = Union[np.ndarray, Image.Image, str, os.PathLike]
 DataInput = Union[bytes, bytearray, memoryview, str, os.PathLike]
-ENCODE_OPTIONS = ("refine", "device", "kind")
+ENCODE_OPTIONS = ("refine", "device", "kind", "alpha")
 KINDS = ("image", "labelmap")
 
 _codecs: dict[str, Codec] = {}
@@ -44,27 +45,45 @@ def _read_path(path: str | os.PathLike) -> bytes:
     return read_bytes(f".{os.sep}-" if name == "-" else name)
 
 
-def to_array(image: ImageInput, kind: str = "image") -> np.ndarray:
-    """uint8 (H, W, 3) RGB for kind 'image' (grey expanded), uint8 (H, W) class ids for 'labelmap'."""
+def to_source(image: ImageInput) -> SourceImage:
+    """An image to code: paths and PIL images go through the CLI's input handling (orientation,
+    sRGB, 8 bits, grey, alpha); arrays are (H, W) grey, (H, W, 2) grey + alpha, (H, W, 3) RGB or
+    (H, W, 4) RGBA uint8."""
+    if isinstance(image, (str, os.PathLike)):
+        return read_image(_read_path(image), os.fspath(image))
+    if isinstance(image, Image.Image):
+        return normalize(image, "image")
+    if not isinstance(image, np.ndarray):
+        raise InputError(f"image must be a numpy array, a PIL image or a path, not {type(image).__name__}")
+    if image.dtype != np.uint8:
+        raise InputError(f"expected a uint8 array, got {image.dtype}")
+    if not (image.ndim == 2 or (image.ndim == 3 and image.shape[2] in (2, 3, 4))):
+        raise InputError(f"expected an (H, W), (H, W, 2), (H, W, 3) or (H, W, 4) array, got shape {image.shape}")
+    arr = image if image.ndim == 3 else image[:, :, None]
+    colour, alpha = (arr[:, :, :-1], arr[:, :, -1]) if arr.shape[2] in (2, 4) else (arr, None)
+    gray = colour.shape[2] == 1
+    rgb = np.ascontiguousarray(np.repeat(colour, 3, axis=2) if gray else colour)
+    keep = None if alpha is None or alpha.min() == 255 else np.ascontiguousarray(alpha)
+    return SourceImage(rgb, gray, keep, np.ascontiguousarray(image) if image.ndim == 2 else None)
+
+
+def to_labels(image: ImageInput) -> np.ndarray:
+    """uint8 (H, W) class ids from an (H, W) array, a mode L or P image, or a path to one."""
     if isinstance(image, (str, os.PathLike)):
         arr = decode_any(_read_path(image), os.fspath(image))  # keeps single-channel images 2-D
     elif isinstance(image, Image.Image):
-        if kind == "labelmap" and image.mode not in ("L", "P"):
+        if image.mode not in ("L", "P"):
             raise InputError(f"a label map must be a mode L or P image, got mode {image.mode}")
-        arr = np.asarray(image if kind == "labelmap" else image.convert("RGB"))
+        arr = np.asarray(image)
     elif isinstance(image, np.ndarray):
         arr = image
         if arr.dtype != np.uint8:
             raise InputError(f"expected a uint8 array, got {arr.dtype}")
-        if not (arr.ndim == 2 or (arr.ndim == 3 and arr.shape[2] == 3)):
-            raise InputError(f"expected an (H, W, 3) or (H, W) array, got shape {arr.shape}")
     else:
         raise InputError(f"image must be a numpy array, a PIL image or a path, not {type(image).__name__}")
-    if kind == "labelmap":
-        if arr.ndim != 2:
-            raise InputError("a label map must be single-channel: an (H, W) uint8 array or a mode L image")
-        return np.ascontiguousarray(arr)
-    return np.ascontiguousarray(np.repeat(arr[:, :, None], 3, axis=2) if arr.ndim == 2 else arr)
+    if arr.ndim != 2:
+        raise InputError("a label map must be single-channel: an (H, W) uint8 array or a mode L image")
+    return np.ascontiguousarray(arr)
 
 
 def to_bytes(data: DataInput) -> bytes:
@@ -94,8 +113,13 @@ def encode(image: ImageInput, model: str | None, bpp: float | None, size: int | 
         given = [k for k, v in (("model", model), ("bpp", bpp), ("size", size), ("refine", refine)) if v]
         if given:
             raise InputError(f"label maps are coded losslessly without a model: drop {', '.join(given)}")
-        return codec.encode_labels(to_array(image, kind))
-    return codec.encode_image(to_array(image), model, refine, bpp=bpp, size=size)
+        if "alpha" in options:
+            raise InputError("label maps have no alpha: drop alpha")
+        return codec.encode_labels(to_labels(image))
+    alpha = options.get("alpha", DEFAULT_ALPHA)
+    check_alpha_mode(alpha)
+    src = to_source(image)
+    return codec.encode_image(src.rgb, model, refine, bpp=bpp, size=size, planes=src.planes(alpha))
 
 
 def decode(data: DataInput, realism: float | None, device: str | None) -> np.ndarray:

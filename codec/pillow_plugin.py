@@ -1,8 +1,8 @@
 """Pillow support for .gcodec files, registered by `import gcodec`.
 
-    im = Image.open("photo.gcodec")            # RGB for images, L for label maps
+    im = Image.open("photo.gcodec")            # RGB / RGBA / L / LA images (as coded), L label maps
     im.realism = 0.8; im.load()                 # optional, layered images: decode-time realism
-    im.save("copy.gcodec", model="gc-c3")       # same keywords as gcodec.encode
+    im.save("copy.gcodec", model="gc-c3")       # same keywords as gcodec.encode (alpha="keep"|"drop" too)
 
 Opening parses and checks the container without importing torch; pixels are decoded on `load()`
 through codec/library.py, the code behind `gcodec.decode`. A damaged .gcodec file raises the
@@ -15,7 +15,8 @@ from typing import IO, Any
 
 from PIL import Image, ImageFile
 
-from ..bitstream.container import MAGIC, PayloadKind, peek_kind, unpack
+from ..bitstream.container import MAGIC, Container, PayloadKind, peek_kind, unpack
+from ..bitstream.planes import split_planes
 from ..bitstream.errors import UnsupportedError
 
 FORMAT = "GCODEC"
@@ -40,7 +41,7 @@ class GcodecImageFile(ImageFile.ImageFile):
             raise UnsupportedError("a gcodec video is not an image: decode it with gcodec.decode or `gcodec decode`")
         c = unpack(data)  # whole-file check (lengths, CRCs); files are small
         height, width = c.size
-        self._mode = "L" if c.kind == PayloadKind.LABEL_MAP else "RGB"
+        self._mode = _mode_of(c)
         self._size = (width, height)
         self.tile = [(DECODER, (0, 0, width, height), 0, (None,))]  # type: ignore[list-item]
 
@@ -58,8 +59,19 @@ class GcodecDecoder(ImageFile.PyDecoder):
 
         assert self.fd is not None
         arr = decode(self.fd.read(), self.args[0], None)
-        self.set_as_raw(arr.tobytes(), "L" if arr.ndim == 2 else "RGB")
+        self.set_as_raw(arr.tobytes(), _MODES[1 if arr.ndim == 2 else arr.shape[2]])
         return -1, 0
+
+
+_MODES = {1: "L", 2: "LA", 3: "RGB", 4: "RGBA"}  # channels of a decoded array -> Pillow mode
+
+
+def _mode_of(c: Container) -> str:
+    """The decoded mode, read from the container (no torch): the source-planes section says grey / alpha."""
+    if c.kind == PayloadKind.LABEL_MAP:
+        return "L"
+    planes = split_planes(c)[1]
+    return _MODES[(1 if planes.gray else 3) + (planes.alpha is not None)]
 
 
 def _save(im: Image.Image, fp: IO[bytes], filename: str | bytes) -> None:

@@ -9,7 +9,11 @@ no bits. Section layout of an SC image (kind 3), see bitstream/FORMAT.md:
   tag 3  selection: the synthesized class ids and the preserved boxes (varints);
   tag 4  instead of tag 1 when the model file has context tables: the coded cells' symbols
          under the context model (bitstream/context_model.py, skipped cells read as the
-         middle level).
+         middle level);
+  tag 5  instead of tag 2, a lossy map (`--map-tolerance`): one byte, the grid cell in
+         pixels (2..64), then the label-map payload of the coarse grid
+         (`bitstream/labelmap/grid.py`); both sides expand it to the full-size map that
+         drives the heatmap, the encoder and the generator.
 The heatmap is never stored: both sides derive it from the (padded) label map, the
 synthesized classes and the boxes with the integer rule in `models.sc.synthesis_heatmap`.
 """
@@ -26,6 +30,7 @@ from ..bitstream.container import Container, PayloadKind, pack, unpack
 from ..bitstream.entropy import decode_categorical, encode_categorical
 from ..bitstream.errors import FormatError, InputError, UnsupportedError
 from ..bitstream.labelmap import decode_labelmap, encode_labelmap
+from ..bitstream.labelmap import grid as map_grid
 from ..bitstream.varint import decode_uvarint, encode_uvarint
 from ..models.gc import ENCODER_TILES, STRIDE, pad_to_multiple, padded_size
 from ..models.latent_refine import refine_sc_symbols
@@ -42,8 +47,9 @@ SECTION_LATENTS = 1
 SECTION_MAP = 2
 SECTION_SELECTION = 3
 SECTION_CONTEXT_LATENTS = 4
+SECTION_GRID_MAP = 5
 SECTION_NAMES = {SECTION_LATENTS: "latents", SECTION_MAP: "map", SECTION_SELECTION: "selection",
-                 SECTION_CONTEXT_LATENTS: "latents"}
+                 SECTION_CONTEXT_LATENTS: "latents", SECTION_GRID_MAP: "map"}
 MAX_BOXES = 64
 AUTO_SEGMENTER = "seg-camvid"  # the shipped network behind `--semantic auto`
 
@@ -62,6 +68,7 @@ class LoadedSC:
     device: torch.device
     class_names: tuple[str, ...]  # one per class id the model sees
     context_tables: np.ndarray | None = None  # int64 (C, 3, K, L), validated at load
+    default_map_tolerance: int = 0  # the card's `default_map_tolerance`: the grid its decoder was tuned on
 
     @property
     def cfg(self) -> SCConfig:
@@ -87,9 +94,17 @@ def load_sc(ref: ModelRef, device: torch.device) -> LoadedSC:
         ctx = read_context_tables(state, cfg.channels, cfg.levels)
         model = SCModel(cfg)
         model.load_state_dict({k: v.float() for k, v in state.items()})
-    except (KeyError, ValueError, RuntimeError, TypeError) as e:
+        tolerance = card.get("default_map_tolerance", 0)
+        check_map_tolerance(tolerance)
+    except (KeyError, ValueError, RuntimeError, TypeError, InputError) as e:
         raise InputError(f"{ref.path} is not a valid SC model: {str(e).splitlines()[0]}") from None
-    return LoadedSC(ref, model.eval().to(device), tables, device, class_names_for(card, cfg.classes), ctx)
+    return LoadedSC(ref, model.eval().to(device), tables, device, class_names_for(card, cfg.classes), ctx, tolerance)
+
+
+def check_map_tolerance(tolerance: object) -> None:
+    """0 (lossless map) or a grid cell of 2..64 pixels."""
+    if type(tolerance) is not int or not (tolerance == 0 or 2 <= tolerance <= map_grid.MAX_CELL):
+        raise InputError(f"--map-tolerance must be 0 (lossless) or 2..{map_grid.MAX_CELL} pixels, got {tolerance}")
 
 
 # ------------------------------------------------------------------ user-facing parsing
@@ -238,12 +253,22 @@ def _channel_index(channels: int, cells: int) -> np.ndarray:
     return np.repeat(np.arange(channels), cells)
 
 
+def map_section(labels: np.ndarray, tolerance: int = 0) -> tuple[tuple[int, bytes], np.ndarray]:
+    """((tag, payload), the map the decoder will see): lossless for `tolerance` 0, else the
+    map on a grid of `tolerance`-pixel cells."""
+    if tolerance == 0:
+        return (SECTION_MAP, encode_labelmap(labels)), labels
+    coarse = map_grid.coarsen(labels, tolerance)
+    seen = map_grid.expand(coarse, tolerance, *labels.shape)
+    return (SECTION_GRID_MAP, bytes([tolerance]) + encode_labelmap(coarse)), seen
+
+
 def compress(sc: LoadedSC, image: np.ndarray, labels: np.ndarray, synthesize_ids: list[int] = (),
-             boxes: list[Box] = (), map_payload: bytes | None = None, refine_steps: int = 0,
-             progress: bool = False) -> bytes:
+             boxes: list[Box] = (), refine_steps: int = 0, progress: bool = False, map_tolerance: int = 0) -> bytes:
     """RGB uint8 (H, W, 3) + class ids (H, W) -> container bytes.
 
-    `map_payload` may pass an already coded label map (the same `labels`) to save re-coding it.
+    `map_tolerance` > 0 codes the map on a grid of that many pixels (smaller files, boundaries
+    within about half that); everything is then derived from the expanded map.
     `refine_steps` > 0 fits the coded latents to the image (models/latent_refine.py).
     """
     check_image(image)
@@ -253,6 +278,8 @@ def compress(sc: LoadedSC, image: np.ndarray, labels: np.ndarray, synthesize_ids
     if ids and (ids[0] < 0 or ids[-1] >= sc.cfg.classes):
         raise InputError(f"synthesized class ids must lie in 0..{sc.cfg.classes - 1}")
     check_boxes(boxes, h, w)
+    check_map_tolerance(map_tolerance)
+    section, labels = map_section(labels, map_tolerance)
     padded = pad_labels(labels)
     heat = heatmap(padded, sc.cfg.classes, ids, boxes)
     x = pad_to_multiple(to_tensor(image, sc.device))
@@ -262,9 +289,7 @@ def compress(sc: LoadedSC, image: np.ndarray, labels: np.ndarray, synthesize_ids
         symbols = refine_sc_symbols(sc.model, x, lab, heat_t, h, w, refine_steps, progress=progress)[0].cpu().numpy()
     else:
         symbols = encode_symbols(sc, x, lab)[0].cpu().numpy()  # (C, h, w)
-    sections = (latent_section(sc, symbols, heat),
-                (SECTION_MAP, map_payload if map_payload is not None else encode_labelmap(labels)),
-                (SECTION_SELECTION, pack_selection(ids, boxes)))
+    sections = (latent_section(sc, symbols, heat), section, (SECTION_SELECTION, pack_selection(ids, boxes)))
     return pack(Container(PayloadKind.SC_IMAGE, (h, w), sc.ref.name, sc.ref.digest, sections))
 
 
@@ -317,6 +342,22 @@ def decode_latents(sc: LoadedSC, c: Container, heat: np.ndarray) -> np.ndarray:
     return symbols
 
 
+def read_map(c: Container, height: int, width: int) -> np.ndarray:
+    """The full-size map of an SC file, from its lossless (tag 2) or grid (tag 5) section."""
+    if c.has_section(SECTION_GRID_MAP):
+        if c.has_section(SECTION_MAP):
+            raise FormatError("SC image file holds the label map twice (tags 2 and 5)")
+        payload = c.section(SECTION_GRID_MAP)
+        if not payload:
+            raise FormatError("grid map section is empty")
+        cell = payload[0]
+        if not 2 <= cell <= map_grid.MAX_CELL:
+            raise FormatError(f"grid map cell {cell} is outside 2..{map_grid.MAX_CELL} pixels")
+        coarse = decode_labelmap(payload[1:], *map_grid.grid_size(height, width, cell))
+        return map_grid.expand(coarse, cell, height, width)
+    return decode_labelmap(c.section(SECTION_MAP), height, width)
+
+
 @dataclass
 class SCParts:
     labels: np.ndarray  # uint8 (H, W)
@@ -341,7 +382,7 @@ def decode_parts(sc: LoadedSC, c: Container) -> SCParts:
     if ids and ids[-1] >= sc.cfg.classes:
         raise FormatError(f"synthesized class id {ids[-1]} is outside the model's 0..{sc.cfg.classes - 1}")
     check_boxes(boxes, h, w, FormatError)
-    labels = decode_labelmap(c.section(SECTION_MAP), h, w)
+    labels = read_map(c, h, w)
     if labels.size and int(labels.max()) >= sc.cfg.classes:
         raise FormatError(f"label map holds class id {int(labels.max())}; the model knows 0..{sc.cfg.classes - 1}")
     padded = pad_labels(labels)

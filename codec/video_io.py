@@ -8,9 +8,9 @@ input becomes a one-line InputError.
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +18,8 @@ from PIL import Image
 
 from ..bitstream.errors import InputError
 from .ffmpeg import ffmpeg_exe
-from .image_io import IMAGE_SUFFIXES, write_atomic
+from .image_io import IMAGE_SUFFIXES, temp_beside, write_atomic
+from .temp_outputs import publish, temporary
 
 VIDEO_SUFFIXES = frozenset({".mp4", ".mkv", ".avi", ".y4m", ".mov", ".webm", ".m4v"})
 MAX_VIDEO_BYTES = 8 << 30  # raw RGB frames held in memory
@@ -109,6 +110,16 @@ def read_video(path: str, max_frames: int | None = None, resize: tuple[int, int]
     return frames, fps
 
 
+def _move_frames(tmp: Path, out: Path) -> None:
+    """A finished frames folder into place: renamed when `out` is new, else its files moved in (--force)."""
+    if not out.exists():
+        os.replace(tmp, out)
+        return
+    for f in sorted(tmp.iterdir()):
+        os.replace(f, out / f.name)
+    tmp.rmdir()
+
+
 def write_video(frames: np.ndarray, fps: float, out_path: str, force: bool = False) -> None:
     """mp4/mkv/avi (x264, CRF 10, yuv444p when a side is odd), .y4m (raw), else a folder of PNGs."""
     frames = np.ascontiguousarray(frames, dtype=np.uint8)
@@ -118,9 +129,12 @@ def write_video(frames: np.ndarray, fps: float, out_path: str, force: bool = Fal
     if suffix not in VIDEO_SUFFIXES:
         if out.exists() and not force and any(out.iterdir() if out.is_dir() else [out]):
             raise InputError(f"{out_path} exists (use --force to overwrite)")
-        out.mkdir(parents=True, exist_ok=True)
-        for i, f in enumerate(frames):
-            Image.fromarray(f).save(out / f"frame_{i:05d}.png")
+        if not out.parent.is_dir():
+            raise InputError(f"{out_path}: folder {out.parent} does not exist")
+        with temporary(lambda: temp_beside(out, folder=True)) as tmp:  # frames appear all at once, or not at all
+            for i, f in enumerate(frames):
+                Image.fromarray(f).save(Path(tmp) / f"frame_{i:05d}.png")
+            publish(tmp, lambda: _move_frames(Path(tmp), out))
         return
     if out.exists() and not force:
         raise InputError(f"{out_path} exists (use --force to overwrite)")
@@ -134,7 +148,7 @@ def write_video(frames: np.ndarray, fps: float, out_path: str, force: bool = Fal
         even = h % 2 == 0 and w % 2 == 0
         codec = ["-c:v", "libx264", "-preset", "medium", "-crf", "10",
                  "-pix_fmt", "yuv420p" if even else "yuv444p"]
-    with tempfile.TemporaryDirectory(dir=out.parent) as tmp:
+    with temporary(lambda: temp_beside(out, folder=True)) as tmp:
         tmp_out = Path(tmp) / ("out" + suffix)
         args = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-v", "error", "-f", "rawvideo", "-pix_fmt", "rgb24",
                 "-s", f"{w}x{h}", "-r", f"{fps:.6g}", "-i", "pipe:", *codec, str(tmp_out)]

@@ -14,6 +14,8 @@ import torch
 from PIL import Image
 from tqdm import tqdm
 
+from ..bitstream.labelmap import grid as map_grid
+
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
 
 
@@ -41,12 +43,15 @@ def load_uint8(path: Path) -> torch.Tensor:
     return torch.from_numpy(arr.copy()).permute(2, 0, 1).contiguous()
 
 
-def load_label(path: Path) -> torch.Tensor:
-    """(1, H, W) uint8 class ids from a single-channel PNG."""
+def load_label(path: Path, map_tolerance: int = 0) -> torch.Tensor:
+    """(1, H, W) uint8 class ids from a single-channel PNG; with `map_tolerance` > 0, the map
+    an SC file coded on that grid decodes to (bitstream/labelmap/grid.py)."""
     with Image.open(path) as im:
         arr = np.asarray(im)
     if arr.ndim != 2:
         raise ValueError(f"{path}: label maps must be single-channel")
+    if map_tolerance:
+        arr = map_grid.simplify(arr, map_tolerance)
     return torch.from_numpy(arr.copy()).unsqueeze(0)
 
 
@@ -67,13 +72,13 @@ class ImageBank:
     """
 
     def __init__(self, files: list[Path], device: torch.device, min_side: int, progress: bool = True,
-                 label_files: list[Path] | None = None) -> None:
+                 label_files: list[Path] | None = None, map_tolerance: int = 0) -> None:
         self.images = []
         self.labeled = label_files is not None
         for i, f in enumerate(tqdm(files, desc="loading images", disable=not progress, leave=False)):
             img = load_uint8(f)
             if self.labeled:
-                lab = load_label(label_files[i])
+                lab = load_label(label_files[i], map_tolerance)
                 if lab.shape[1:] != img.shape[1:]:
                     raise ValueError(f"{label_files[i]} is {tuple(lab.shape[1:])}, its image {tuple(img.shape[1:])}")
                 img = torch.cat([img, lab])

@@ -42,6 +42,7 @@ class GCTrainConfig:
     out: str
     model: GCConfig | SCConfig = field(default_factory=GCConfig)
     labels: str = ""  # label-map folder: trains an SC model when set
+    map_tolerance: int = 0  # SC: train on the maps an SC file with this grid cell decodes to
     steps: int = 100_000  # upper bound; a time budget usually ends the run first
     time_budget: float = 0.0  # seconds of wall time for the whole run (0: none)
     crop: int = 256
@@ -147,10 +148,12 @@ class _Run:
         self.resume_state = self._load_checkpoint()  # before the images: a wrong folder fails fast
         train_files, val_files = split_train_val(list_images(cfg.data), cfg.val_count)
         train_labels = pair_labels(train_files, cfg.labels) if cfg.semantic else None
-        self.bank = ImageBank(train_files, self.device, cfg.crop, progress=self.main, label_files=train_labels)
+        self.bank = ImageBank(train_files, self.device, cfg.crop, progress=self.main, label_files=train_labels,
+                              map_tolerance=cfg.map_tolerance)
         self.val_images = [self._val_crop(load_uint8(f)) for f in val_files]
         if cfg.semantic:
-            self.val_labels = [self._val_crop(load_label(p))[0] for p in pair_labels(val_files, cfg.labels)]
+            self.val_labels = [self._val_crop(load_label(p, cfg.map_tolerance))[0]
+                               for p in pair_labels(val_files, cfg.labels)]
         self.gen = torch.Generator().manual_seed(cfg.seed * 1000 + self.rank)
 
         torch.manual_seed(cfg.seed)

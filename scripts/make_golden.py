@@ -3,10 +3,13 @@
     python scripts/make_golden.py                  # encode all four files again, then the manifest
     python scripts/make_golden.py --manifest-only  # keep the files; recompute the decoded hashes
     python scripts/make_golden.py --print          # print the decoded hashes of the committed files
+    python scripts/make_golden.py --only NAME      # encode only this file (repeatable), keep the others
 
 One small file per payload kind that the shipped models decode: a GC image (gc-c6), an SC
-image (sc-camvid-c6, sky and tree synthesized), a label map, a video (supermask NeRV; it
-carries its own weights) and a layered image (the shipped `layered` model, decoded at its default R).
+image (sc-camvid-c6, sky and tree synthesized; once with a lossless map, once with its map
+on a 4-px grid), a label map, a video (supermask NeRV; it
+carries its own weights), a layered image (the shipped `layered` model, decoded at its default R), and
+a gc-c6 image of a grey source with an alpha plane (the source-planes section, tag 16).
 
 Re-encoding reproduces the committed bytes on the machine that made them (every fit is seeded),
 but another CPU or torch may write different ones; after an intended change to a decoder use
@@ -62,14 +65,15 @@ def _camvid() -> tuple[np.ndarray, np.ndarray]:
     return image, labels
 
 
-def _sc() -> bytes:
+def _sc(map_tolerance: int = 0) -> bytes:
     from gcodec.codec import sc_codec
     from gcodec.codec.registry import resolve_model
 
     image, labels = _camvid()
     sc = sc_codec.load_sc(resolve_model("sc-camvid-c6", kind="sc"), torch.device("cpu"))
     ids = sc_codec.parse_classes("sky,tree", sc.class_names)
-    return sc_codec.compress(sc, np.ascontiguousarray(image[SC_CROP]), np.ascontiguousarray(labels[SC_CROP]), ids)
+    return sc_codec.compress(sc, np.ascontiguousarray(image[SC_CROP]), np.ascontiguousarray(labels[SC_CROP]), ids,
+                             map_tolerance=map_tolerance)
 
 
 def _labelmap() -> bytes:
@@ -93,14 +97,27 @@ def _layered() -> bytes:
     return layered_codec.compress_at(lm, np.ascontiguousarray(photo[LAYERED_CROP]), **LAYERED)
 
 
+def _gc_planes() -> bytes:
+    from gcodec.bitstream.planes import Planes
+    from gcodec.codec.api import Codec
+    from gcodec.codec.image_io import read_bytes, read_image
+
+    # the grey + alpha fixture: a grey photo crop with a cut-out alpha plane (label-map coded)
+    src = read_image(read_bytes(str(FIXTURES / "inputs" / "grey_alpha_binary.png")))
+    return Codec(device=torch.device("cpu")).encode_image(src.rgb, "gc-c6", planes=Planes(src.gray, src.alpha))
+
+
 FILES = {  # name -> (maker, how it was made)
     "gc-c6.gcodec": (_gc, f"gc-c6 (context tables) on tests/fixtures/photo_200x168.png{_crop(GC_CROP)}"),
     "sc-camvid-c6.gcodec": (_sc, f"sc-camvid-c6 on tests/fixtures/camvid_0016E5_07959.jpg{_crop(SC_CROP)} with "
                                  f"labelmap_camvid_0016E5_07959.png cropped the same; --synthesize sky,tree"),
+    "sc-camvid-c6-grid4.gcodec": (lambda: _sc(4), "as sc-camvid-c6.gcodec, with --map-tolerance 4 (SC section 5)"),
     "labelmap.gcodec": (_labelmap, f"tests/fixtures/labelmap_camvid_0016E5_07959.png{_crop(LABEL_CROP)}"),
     "video.gcodec": (_video, f"tests/fixtures/clip_carphone_64x48.mp4, VideoOptions({VIDEO})"),
     "layered.gcodec": (_layered, f"layered (all latent channels) on tests/fixtures/photo_200x168.png"
                                  f"{_crop(LAYERED_CROP)}, {LAYERED}; decoded at the card's default R"),
+    "gc-c6-grey-alpha.gcodec": (_gc_planes, "gc-c6 on tests/fixtures/inputs/grey_alpha_binary.png (grey, binary "
+                                            "alpha): the source-planes section, tag 16"),
 }
 
 
@@ -144,6 +161,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--manifest-only", action="store_true")
     ap.add_argument("--print", action="store_true", help="print the decoded hashes of the committed files")
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--only", action="append", choices=sorted(FILES), help="encode only this file (repeatable)")
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
     os.environ.pop("GCODEC_WEIGHTS", None)  # the shipped models, always
@@ -154,7 +172,8 @@ def main(argv: list[str] | None = None) -> int:
     if not args.manifest_only:
         GOLDEN.mkdir(exist_ok=True)
         for name, (make, _) in FILES.items():
-            (GOLDEN / name).write_bytes(make())
+            if not args.only or name in args.only:
+                (GOLDEN / name).write_bytes(make())
     for name, entry in write_manifest()["files"].items():
         print(f"{name}: {entry['bytes']} bytes, {entry['size']}, decoded {entry['decoded']['sha256'][:16]}")
     return 0

@@ -19,6 +19,7 @@ from PIL import Image
 
 from gcodec.bitstream.container import PayloadKind, peek_kind, unpack
 from gcodec.bitstream.errors import GcodecError
+from gcodec.bitstream.planes import split_planes
 from gcodec.codec.api import Codec
 
 from .conftest import FIXTURES, make_tiny_gc, make_tiny_layered
@@ -61,7 +62,22 @@ def _gc_seeds(wdir: Path) -> list[Seed]:
     write_with_context_tables(src, tables, wdir / "tiny-ctx.safetensors", {"data": "fuzz seed"})
     ctx = gc_codec.load_gc(resolve_model("tiny-ctx", kind="gc"), torch.device("cpu"))
     assert ctx.context_tables is not None
-    return [Seed("gc", "gc", gc_codec.compress(gc, photo)), Seed("gc-ctx", "gc", gc_codec.compress(ctx, photo))]
+    plain = gc_codec.compress(gc, photo)
+    return [Seed("gc", "gc", plain), Seed("gc-ctx", "gc", gc_codec.compress(ctx, photo)),
+            *_planes_seeds("gc", plain)]
+
+
+def _planes_seeds(kind: str, data: bytes) -> list[Seed]:
+    """`data` with a source-planes section (bitstream/planes.py): grey + a label-map-coded alpha, and
+    an LZMA2-coded alpha, so the mutations reach both alpha decoders."""
+    from gcodec.bitstream.planes import FLAG_ALPHA, FLAG_GRAY, _alpha_candidates, with_planes
+
+    yy, xx = np.mgrid[:H, :W]
+    soft = np.clip(255 * (1.2 - np.hypot(yy - H / 2, xx - W / 2) / 20), 0, 255).astype(np.uint8)
+    labelmap_code = _alpha_candidates(np.where(soft > 127, 255, 0).astype(np.uint8))[0]
+    lzma_code = _alpha_candidates(soft)[1]
+    return [Seed(f"{kind}-grey-alpha", kind, with_planes(data, bytes([FLAG_GRAY | FLAG_ALPHA]) + labelmap_code)),
+            Seed(f"{kind}-alpha-lzma", kind, with_planes(data, bytes([FLAG_ALPHA]) + lzma_code))]
 
 
 def _sc_seeds(wdir: Path) -> list[Seed]:
@@ -86,7 +102,8 @@ def _sc_seeds(wdir: Path) -> list[Seed]:
     ids, boxes = [3, 10], [(30, 28, 10, 8)]
     return [Seed("sc", "sc", sc_codec.compress(sc, image, labels, ids, boxes)),
             Seed("sc-ctx", "sc", sc_codec.compress(ctx, image, labels, ids, boxes)),
-            Seed("sc-plain", "sc", sc_codec.compress(sc, image, labels))]
+            Seed("sc-plain", "sc", sc_codec.compress(sc, image, labels)),
+            *_planes_seeds("sc", sc_codec.compress(sc, image, labels))[:1]]
 
 
 def _labelmap_seeds() -> list[Seed]:
@@ -164,7 +181,7 @@ def validate_only(data: bytes, codec: Codec) -> None:
     from gcodec.codec.registry import resolve_model
     from gcodec.codec.video_codec import decoder_model
 
-    c = unpack(data)
+    c, _ = split_planes(unpack(data))  # the source planes decoded and checked
     if c.kind == PayloadKind.VIDEO:
         decoder_model(c, torch.device("cpu"))  # every section parsed, weights built
     elif c.kind == PayloadKind.LABEL_MAP:
@@ -189,8 +206,10 @@ def decode_any(data: bytes, codec: Codec) -> np.ndarray:
         out, _ = decompress_video(data, "cpu")
     else:
         _, out = codec.decode(data)
-    size = unpack(data).size
-    want = size if peek_kind(data) == PayloadKind.LABEL_MAP else (*size, 3)
+    c = unpack(data)
+    planes = split_planes(c)[1]
+    channels = (1 if planes.gray else 3) + (planes.alpha is not None)  # 3 for videos (no planes)
+    want = c.size if c.kind == PayloadKind.LABEL_MAP or channels == 1 else (*c.size, channels)
     if out.shape != tuple(want) or out.dtype != np.uint8:
         raise AssertionError(f"decoded {out.dtype} {out.shape}, header says {want}")
     return out

@@ -11,6 +11,7 @@ import pytest
 from PIL import Image
 
 import gcodec
+from gcodec.bitstream.container import unpack
 from gcodec.codec import gc_codec
 
 from .conftest import FIXTURES
@@ -35,8 +36,11 @@ def test_numpy_pil_and_path_inputs_agree(tiny_weights, photo, photo_path, tmp_pa
     assert out.shape == photo.shape
     assert np.array_equal(gcodec.decode(f), out) and np.array_equal(gcodec.decode(str(f)), out)
     assert gcodec.info(f) == gcodec.info(data)
-    grey = photo[:, :, 1]  # grey input is expanded to RGB for image models
-    assert gcodec.encode(grey, model="tiny") == gcodec.encode(np.repeat(grey[:, :, None], 3, 2), model="tiny")
+    grey = photo[:, :, 1]  # grey input is coded as R = G = B, plus a flag that gives back one channel
+    as_rgb = gcodec.encode(np.repeat(grey[:, :, None], 3, 2), model="tiny")
+    grey_file = gcodec.encode(grey, model="tiny")
+    assert unpack(grey_file).sections == (*unpack(as_rgb).sections, (16, b"\x01"))  # + the source-planes flag
+    assert gcodec.decode(grey_file).shape == grey.shape and gcodec.decode(as_rgb).shape == photo.shape
 
 
 def test_label_maps_are_lossless():
@@ -80,7 +84,7 @@ def test_threads_share_one_model_and_match_sequential(tiny_weights, photo, monke
 @pytest.mark.parametrize("call,error,match", [
     (lambda: gcodec.encode(np.zeros((32, 32, 3), np.uint8), model="tiny", refin=3), gcodec.InputError, "refin"),
     (lambda: gcodec.encode(np.zeros((32, 32, 3), np.float32), model="tiny"), gcodec.InputError, "uint8"),
-    (lambda: gcodec.encode(np.zeros((32, 32, 4), np.uint8), model="tiny"), gcodec.InputError, "shape"),
+    (lambda: gcodec.encode(np.zeros((32, 32, 5), np.uint8), model="tiny"), gcodec.InputError, "shape"),  # 4: RGBA
     (lambda: gcodec.encode(b"png bytes", model="tiny"), gcodec.InputError, "bytes"),
     (lambda: gcodec.encode(np.zeros((32, 32, 3), np.uint8), model="nope"), gcodec.InputError, "unknown model"),
     (lambda: gcodec.encode(np.zeros((32, 32, 3), np.uint8), model="tiny", refine=-1), gcodec.InputError, "refine"),

@@ -34,7 +34,6 @@ from tqdm import tqdm
 
 from ...bitstream.container import unpack
 from ...bitstream.errors import InputError
-from ...bitstream.labelmap import encode_labelmap
 from ...models.seg_metrics import ConfusionMeter, confusion, metrics_from_confusion
 from ...models.segnet import SegNet
 from ...models.train_seg_data import CAMVID_CLASSES, IGNORE
@@ -127,7 +126,7 @@ def _confusions(seg_dec: np.ndarray, seg_orig: np.ndarray, truth: np.ndarray, n:
 @torch.inference_mode()
 def _evaluate_one(sc: sc_codec.LoadedSC, segmenter: SegNet, gc: gc_codec.LoadedGC | None, img_path: Path,
                   lab_path: Path, box_fraction: float, sky_tree_road: list[int],
-                  refine_steps: int = 0) -> tuple[dict[str, Any], dict]:
+                  refine_steps: int = 0, map_tolerance: int = 0) -> tuple[dict[str, Any], dict]:
     """One image in every setting: its record (with per-image confusion matrices under
     `_confusion`) and the decoded images."""
     n_seg = len(CAMVID_CLASSES)
@@ -140,13 +139,12 @@ def _evaluate_one(sc: sc_codec.LoadedSC, segmenter: SegNet, gc: gc_codec.LoadedG
     seg_orig = segment(segmenter, image)
     box = centre_box(h, w, box_fraction)
     selections = setting_selections(sc.cfg.classes, sky_tree_road, box)
-    map_payload = encode_labelmap(labels)
     rec: dict[str, Any] = {"image": img_path.name, "height": h, "width": w, "box_rect": list(box), "_confusion": {}}
     masks: dict[str, np.ndarray] = {}
     decoded: dict[str, np.ndarray] = {"original": image}
     for s in SETTINGS:
         ids, boxes = selections[s]
-        data = sc_codec.compress(sc, image, labels, ids, boxes, map_payload=map_payload, refine_steps=refine_steps)
+        data = sc_codec.compress(sc, image, labels, ids, boxes, refine_steps=refine_steps, map_tolerance=map_tolerance)
         c = unpack(data)
         out = sc_codec.decompress(sc, c)
         parts = sc_codec.decode_parts(sc, c)
@@ -185,11 +183,13 @@ def _evaluate_one(sc: sc_codec.LoadedSC, segmenter: SegNet, gc: gc_codec.LoadedG
 
 def evaluate_sc(sc: sc_codec.LoadedSC, segmenter: SegNet, folder: str | Path, box_fraction: float = 0.5,
                 gc: gc_codec.LoadedGC | None = None, limit: int | None = None, figure_stem: str | None = None,
-                progress: bool = True, cache_dir: str | Path | None = None, refine_steps: int = 0) -> dict[str, Any]:
+                progress: bool = True, cache_dir: str | Path | None = None, refine_steps: int = 0,
+                map_tolerance: int = 0) -> dict[str, Any]:
     """Run the three settings on every pair; returns per-image records, a summary and the
     decoded images of the figure image (`figure` key, not JSON). With `cache_dir`, each
     image's record is kept there and reused by a rerun with the same models and box.
-    `refine_steps` > 0 encodes SC and GC images with latent refinement."""
+    `refine_steps` > 0 encodes SC and GC images with latent refinement; `map_tolerance` > 0
+    codes the map on a grid of that many pixels."""
     pairs = camvid_pairs(folder)[:limit]
     sky_tree_road = [_class_id(sc.class_names, n) for n in ("sky", "tree", "road")]
     n_seg = len(CAMVID_CLASSES)
@@ -197,7 +197,7 @@ def evaluate_sc(sc: sc_codec.LoadedSC, segmenter: SegNet, folder: str | Path, bo
               for s in SETTINGS + (("gc",) if gc else ())}
     key = {"model": sc.ref.name, "digest": sc.ref.digest.hex(), "box_fraction": box_fraction,
            "gc": gc.ref.name if gc else None, "seg": getattr(segmenter, "card", {}).get("sha256"),
-           "refine": refine_steps, "measures": 2}  # bump when a record gains a measure
+           "refine": refine_steps, "map_tolerance": map_tolerance, "measures": 2}  # bump when a record gains a measure
     records: list[dict[str, Any]] = []
     figure: dict[str, Any] = {}
     fig_stem = figure_stem or pairs[0][0].stem
@@ -209,7 +209,7 @@ def evaluate_sc(sc: sc_codec.LoadedSC, segmenter: SegNet, folder: str | Path, bo
             rec = stored["record"] if stored.get("key") == key else None
         if rec is None:
             rec, decoded = _evaluate_one(sc, segmenter, gc, img_path, lab_path, box_fraction, sky_tree_road,
-                                         refine_steps)
+                                         refine_steps, map_tolerance)
             if cached is not None:
                 cached.parent.mkdir(parents=True, exist_ok=True)
                 cached.write_text(json.dumps({"key": key, "record": rec}))
@@ -222,7 +222,7 @@ def evaluate_sc(sc: sc_codec.LoadedSC, segmenter: SegNet, folder: str | Path, bo
         records.append(rec)
     summary = summarize(records, meters, gc.ref.name if gc else None)
     return {"model": sc.ref.name, "folder": str(folder), "n_images": len(records), "box_fraction": box_fraction,
-            "refine_steps": refine_steps, "summary": summary, "images": records, "figure": figure}
+            "refine_steps": refine_steps, "map_tolerance": map_tolerance, "summary": summary, "images": records, "figure": figure}
 
 
 def summarize(records: list[dict[str, Any]], meters: dict[str, dict[str, ConfusionMeter]],
