@@ -1,12 +1,15 @@
 """How far a tiled decode is from an untiled one, on a real photo at 2048x2048.
 
     python scripts/tile_psnr.py [--photo PATH] [--side 2048] [--models gc-c6 layered]
+    python scripts/tile_psnr.py --refine 10 --side 0 --models gc-c6 --photo PATH [PATH ...]
 
 Resizes the photo (default: the eval set's urban_img_023.png) to side x side, encodes it with each
 model (layered: a base at 1/2 and QP 40 with every latent channel, decoded at R = 1 so the texture
 branch runs), then decodes it twice: whole (one window) and in the default tiles
 (models/tiling.TILE_PIXELS). Prints PSNR of each decode against the photo and of the tiled decode
-against the whole one, and the largest pixel difference.
+against the whole one, and the largest pixel difference. With --refine N (GC models), it instead
+encodes each photo (at its own size with --side 0) plainly, with N refinement steps whole, and with
+N steps in the default refinement windows, and prints each file's PSNR and bytes.
 """
 
 from __future__ import annotations
@@ -51,16 +54,41 @@ def decode_pair(model: str, image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return whole, tiles
 
 
+def refine_rows(model: str, image: np.ndarray, steps: int) -> str:
+    gc = gc_codec.load_gc(resolve_model(model, kind="gc"), torch.device("cpu"))
+    parts = []
+    runs = (("plain", tiling.TILE_PIXELS, 0), ("whole", 1 << 40, steps), ("windows", tiling.TILE_PIXELS, steps))
+    for label, pixels, n in runs:
+        default, tiling.TILE_PIXELS = tiling.TILE_PIXELS, pixels
+        try:
+            data = gc_codec.compress(gc, image, refine_steps=n)
+        finally:
+            tiling.TILE_PIXELS = default
+        parts.append(f"{label} {psnr(gc_codec.decompress(gc, unpack(data)), image):.3f} dB {len(data)} B")
+    return ", ".join(parts)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--photo", type=Path, default=DEFAULT_PHOTO)
-    ap.add_argument("--side", type=int, default=2048)
+    ap.add_argument("--photo", type=Path, nargs="+", default=[DEFAULT_PHOTO])
+    ap.add_argument("--side", type=int, default=2048, help="resize to side x side; 0 keeps the size")
+    ap.add_argument("--refine", type=int, default=0)
     ap.add_argument("--models", nargs="+", default=["gc-c6", "layered"])
     args = ap.parse_args()
-    image = np.asarray(Image.open(args.photo).convert("RGB").resize((args.side, args.side), Image.Resampling.LANCZOS))
-    for model in args.models:
+    for photo in args.photo:
+        image = Image.open(photo).convert("RGB")
+        if args.side:
+            image = image.resize((args.side, args.side), Image.Resampling.LANCZOS)
+        for model in args.models:
+            report(model, np.asarray(image), photo.name, args.refine)
+
+
+def report(model: str, image: np.ndarray, name: str, refine: int) -> None:
+    if refine:
+        print(f"{name} {model} --refine {refine}: {refine_rows(model, image, refine)}", flush=True)
+    else:
         whole, tiles = decode_pair(model, image)
-        print(f"{model}: whole {psnr(whole, image):.3f} dB, tiled {psnr(tiles, image):.3f} dB, tiled vs whole "
+        print(f"{name} {model}: whole {psnr(whole, image):.3f} dB, tiled {psnr(tiles, image):.3f} dB, tiled vs whole "
               f"{psnr(tiles, whole):.2f} dB, max |diff| {np.abs(tiles.astype(int) - whole).max()}", flush=True)
 
 
