@@ -86,6 +86,16 @@ def test_impossible_targets(lm, sample, kw, msg):
         compress_to(lm, sample, **kw)
 
 
+def test_tiny_images_use_the_scales_vvenc_can_code(lm, sample):
+    small = np.ascontiguousarray(sample[:32, :48])  # 1/4 would be a 8x16 picture: vvenc refuses it
+    data, point = compress_to(lm, small, size=400)
+    assert point.scale in (1, 2) and lc.decompress(lm, unpack(data)).shape == (32, 48, 3)
+    with pytest.raises(InputError, match="too small for the layered codec"):
+        compress_to(lm, np.ascontiguousarray(sample[:5, :5]), size=400)
+    with pytest.raises(InputError, match="too small for a VVC base"):
+        lc.compress_at(lm, small, 4, 40)
+
+
 def test_realism_out_of_range(lm, sample):
     c = unpack(lc.compress_at(lm, sample, 4, 40, 0))
     for r in (-0.1, 1.5, float("nan")):

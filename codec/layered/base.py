@@ -16,6 +16,7 @@ from .. import ffmpeg
 
 SCALES = (1, 2, 4)
 QP_RANGE = (0, 63)  # what vvenc accepts
+MIN_BASE_SAMPLES = 256  # vvenc fails on smaller pictures (padded 8x24 and 16x8 fail; 8x32 and 16x16 work)
 
 
 def require_vvc() -> None:
@@ -31,6 +32,12 @@ def base_size(height: int, width: int, scale: int) -> tuple[int, int]:
     if scale not in SCALES:
         raise InputError(f"base scale must be one of {SCALES}, got {scale}")
     return -(-height // scale), -(-width // scale)
+
+
+def scale_fits(height: int, width: int, scale: int) -> bool:
+    """Whether the base at this scale, padded to multiples of 8, is large enough for vvenc."""
+    h, w = base_size(height, width, scale)
+    return (-(-h // 8) * 8) * (-(-w // 8) * 8) >= MIN_BASE_SAMPLES
 
 
 def downscale(image: np.ndarray, scale: int) -> np.ndarray:
@@ -50,6 +57,9 @@ def encode_base(image: np.ndarray, scale: int, qp: int) -> bytes:
     """The raw VVC stream of `image` at 1/scale, fixed QP (no crop byte: sizes follow from the header)."""
     if not QP_RANGE[0] <= qp <= QP_RANGE[1]:
         raise InputError(f"QP must be in {QP_RANGE[0]}..{QP_RANGE[1]}, got {qp}")
+    if not scale_fits(*image.shape[:2], scale):
+        raise InputError(f"a {image.shape[1]}x{image.shape[0]} image is too small for a VVC base at 1/{scale} "
+                         f"(under {MIN_BASE_SAMPLES} samples)")
     small = downscale(image, scale)
     padded, _, _ = ffmpeg.pad_edge(small, 8)
     args = ["-c:v", "libvvenc", "-preset", "medium", "-qp", str(int(qp)), "-qpa", "0"]

@@ -18,7 +18,7 @@ import numpy as np
 
 from ...bitstream.errors import InputError
 from ..eval.metrics import ms_ssim, ms_ssim_reason, psnr
-from .base import QP_RANGE, SCALES, decode_base, encode_base, require_vvc
+from .base import MIN_BASE_SAMPLES, QP_RANGE, SCALES, decode_base, encode_base, require_vvc, scale_fits
 from .codec import LoadedLayered, encode_latents, generate, latent_symbols, pack_layered
 
 BPP_TOLERANCE = 0.05
@@ -132,6 +132,10 @@ def compress_to(lm: LoadedLayered, image: np.ndarray, bpp: float | None = None, 
     h, w = image.shape[:2]
     target = Target.from_options(h, w, bpp, size)
     require_vvc()
+    scales = tuple(s for s in scales if scale_fits(h, w, s))
+    if not scales:
+        raise InputError(f"a {w}x{h} image is too small for the layered codec (its VVC base needs "
+                         f"{MIN_BASE_SAMPLES} samples); use a GC model (-m gc-c6)")
     overhead = len(pack_layered(lm, (h, w), 4, 63, b"\0", b"", 0)) - 1  # container and section, no stream
     if target.high <= overhead:
         raise InputError(f"cannot meet {target.text}: the container alone takes {overhead} bytes")
