@@ -65,7 +65,8 @@ def models(as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(rows))
         return
-    click.echo(f"{'name':<12} {'kind':<13} {'MB':>5}  measured")
+    width = max([12] + [len(r["name"]) + 2 for r in rows])
+    click.echo(f"{'name':<{width}} {'kind':<13} {'MB':>5}  measured")
     for r in rows:
         e, v = r["eval"], r["validation"]
         if e:
@@ -76,4 +77,4 @@ def models(as_json: bool) -> None:
             meas = f"validation: mIoU {100 * v['mIoU']:.2f}"
         else:
             meas = ""
-        click.echo(f"{r['name'] + (' *' if r['default'] else ''):<12} {r['kind']:<13} {r['mb']:>5}  {meas}")
+        click.echo(f"{r['name'] + (' *' if r['default'] else ''):<{width}} {r['kind']:<13} {r['mb']:>5}  {meas}")

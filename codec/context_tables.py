@@ -21,6 +21,7 @@ from tqdm import tqdm
 from ..bitstream import context_model
 from ..bitstream.entropy import PRECISION
 from ..bitstream.errors import InputError
+from ..bitstream.labelmap import grid as map_grid
 from ..models.gc import pad_to_multiple
 from . import sc_codec
 from .gc_codec import CONTEXT_TABLES_KEY, SECTION_CONTEXT_LATENTS, LoadedGC, to_tensor
@@ -70,8 +71,11 @@ def image_symbols(gc: LoadedGC, image: np.ndarray) -> np.ndarray:
 
 @torch.inference_mode()
 def sc_image_symbols(sc: sc_codec.LoadedSC, image: np.ndarray, labels: np.ndarray) -> np.ndarray:
-    """The int64 (C, h, w) symbols `sc_codec.compress` computes for `image` (before skipping cells)."""
+    """The int64 (C, h, w) symbols `sc_codec.compress` computes for `image` (before skipping cells),
+    from the map the model codes by default (`default_map_tolerance`)."""
     sc_codec.check_labels(labels, image.shape[:2], sc.cfg.classes)
+    if sc.default_map_tolerance:
+        labels = map_grid.simplify(labels, sc.default_map_tolerance)
     x = pad_to_multiple(to_tensor(image, sc.device))
     lab = torch.from_numpy(sc_codec.pad_labels(labels).astype(np.int64))[None].to(sc.device)
     return sc.model.encode_symbols(x, lab)[0].cpu().numpy()

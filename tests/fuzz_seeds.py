@@ -103,6 +103,7 @@ def _sc_seeds(wdir: Path) -> list[Seed]:
     return [Seed("sc", "sc", sc_codec.compress(sc, image, labels, ids, boxes)),
             Seed("sc-ctx", "sc", sc_codec.compress(ctx, image, labels, ids, boxes)),
             Seed("sc-plain", "sc", sc_codec.compress(sc, image, labels)),
+            Seed("sc-grid-map", "sc", sc_codec.compress(sc, image, labels, ids, map_tolerance=4)),
             *_planes_seeds("sc", sc_codec.compress(sc, image, labels))[:1]]
 
 

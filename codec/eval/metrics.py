@@ -50,6 +50,9 @@ def psnr(a: np.ndarray, b: np.ndarray) -> float:
     return 10.0 * math.log10(255.0**2 / mse)
 
 
+FLOAT64_MAX_PIXELS = 1 << 23  # 8 MP: larger images get MS-SSIM in float32
+
+
 def ms_ssim_reason(h: int, w: int) -> str | None:
     """Why MS-SSIM cannot be computed for an HxW image, or None if it can."""
     if min(h, w) < MS_SSIM_MIN_SIDE:
@@ -68,12 +71,15 @@ def ms_ssim(a: np.ndarray, b: np.ndarray) -> float:
     from pytorch_msssim import ms_ssim as _ms_ssim
 
     # One channel at a time (pytorch_msssim averages its per-channel values, so the mean is the
-    # same number): a third of the float64 maps, 2.2 GB rather than 6.6 GB at 4096x4096.
+    # same number): a third of the float64 maps, 2.2 GB rather than 6.6 GB at 4096x4096. Above
+    # FLOAT64_MAX_PIXELS, float32 halves that again (3.3 GB peak for one float64 channel at 4096^2
+    # kept a layered encode's rate control over its 4 GB bound).
+    dtype = torch.float64 if a.shape[0] * a.shape[1] <= FLOAT64_MAX_PIXELS else torch.float32
     values = []
     with torch.no_grad():
         for c in range(a.shape[2]):
-            ta = torch.from_numpy(np.array(a[..., c], copy=True))[None, None].double()
-            tb = torch.from_numpy(np.array(b[..., c], copy=True))[None, None].double()
+            ta = torch.from_numpy(np.array(a[..., c], copy=True))[None, None].to(dtype)
+            tb = torch.from_numpy(np.array(b[..., c], copy=True))[None, None].to(dtype)
             values.append(float(_ms_ssim(ta, tb, data_range=255, size_average=True)))
     return float(np.mean(values))
 
