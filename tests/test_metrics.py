@@ -1,6 +1,7 @@
 """Metrics as EVAL.md defines them: PSNR, MS-SSIM, texture retention, bpp, log-bpp interpolation."""
 
 import math
+from pathlib import Path
 import warnings
 
 import numpy as np
@@ -131,3 +132,15 @@ def test_log_bpp_interp() -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert math.isnan(log_bpp_interp([], [], 0.1))
+
+
+def test_ms_ssim_float32_for_large_images_matches_float64(monkeypatch) -> None:
+    from gcodec.codec.eval import metrics
+
+    photo = np.asarray(Image.open(Path(__file__).parent / "fixtures" / "photo_200x168.png").convert("RGB"))
+    rng = np.random.default_rng(0)
+    noisy = np.clip(photo.astype(np.int16) + rng.integers(-20, 21, photo.shape), 0, 255).astype(np.uint8)
+    exact = ms_ssim(photo, noisy)
+    monkeypatch.setattr(metrics, "FLOAT64_MAX_PIXELS", 0)  # as an image above 8 MP gets it
+    single = ms_ssim(photo, noisy)
+    assert single != exact and abs(single - exact) < 1e-5
