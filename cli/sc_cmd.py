@@ -13,7 +13,7 @@ from .main import cli
 @cli.command("eval-sc")
 @click.option("--data", required=True, type=click.Path(exists=True, file_okay=False),
               help="CamVid-layout folder: images/ and labels/ (or a root holding val/).")
-@click.option("--model", "-m", default="sc-camvid-c6", show_default=True, help="SC model.")
+@click.option("--model", "-m", default="sc-camvid-c6-grid3", show_default=True, help="SC model.")
 @click.option("--seg-model", default="seg-camvid", show_default=True, help="Segmentation network for mIoU.")
 @click.option("--gc-model", default="gc-c6", show_default=True,
               help="GC model measured on the same pixels for reference ('none' to skip).")
