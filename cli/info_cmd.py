@@ -32,7 +32,8 @@ def info(file: str, as_json: bool) -> None:
     click.echo(f"  header  {d['header_bytes']} bytes")
     names = d.get("section_names", {})
     for tag, n in d["section_bytes"].items():
-        click.echo(f"  {names[tag]:<7} {n} bytes" if tag in names else f"  section {tag}: {n} bytes")
+        grid = f" (on a {d['map_tolerance']}-px grid)" if names.get(tag) == "map" and "map_tolerance" in d else ""
+        click.echo(f"  {names[tag]:<7} {n} bytes{grid}" if tag in names else f"  section {tag}: {n} bytes")
     if "video" in d:
         v = d["video"]
         click.echo(f"  video   {v['frames']} frames at {v['fps']:.3g} fps, method {v['method']}, "

@@ -127,6 +127,8 @@ def test_cli_map_tolerance(weights, files, tmp_path):  # noqa: F811
         assert run("decode", out, "-o", tmp_path / f"t{tolerance}.png").exit_code == 0
     assert sizes["4"] < sizes["0"]
     assert json.loads(run("info", tmp_path / "t4.gcodec", "--json").stdout)["map_tolerance"] == 4
+    assert "(on a 4-px grid)" in run("info", tmp_path / "t4.gcodec").stdout
+    assert "grid" not in run("info", tmp_path / "t0.gcodec").stdout
     out = tmp_path / "x.gcodec"
     _one_line_error(run("encode", img, "-m", "tiny-sc", "--semantic", lab, "--map-tolerance", "1", "-o", out),
                     "--map-tolerance must be 0")
