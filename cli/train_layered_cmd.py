@@ -22,6 +22,8 @@ from .train_cmd import _command_line, train
 @click.option("--blocks", default=4, show_default=True, help="Residual blocks in the trunk.")
 @click.option("--channels", "-C", default=4, show_default=True, help="Texture latent channels.")
 @click.option("--levels", "-L", default=5, show_default=True, help="Quantization centers.")
+@click.option("--texture-band", default=0.0, show_default=True, metavar="SIGMA",
+              help="Confine the texture residual to the finest band: subtract its Gaussian blur of this sigma (0: off).")
 @click.option("--batch", default=8, show_default=True)
 @click.option("--lr", default=5e-4, show_default=True)
 @click.option("--mse-weight", default=100.0, show_default=True)
@@ -49,7 +51,7 @@ def train_layered(**kw) -> None:
               "--batch": kw["batch"] >= 2, "--lr": kw["lr"] > 0, "--steps": kw["steps"] > 0,
               "--time-budget": kw["time_budget"] >= 0, "--val-every": kw["val_every"] > 0,
               "--threads": kw["threads"] >= 0, "--cache-workers": kw["cache_workers"] >= 1,
-              "--val-fraction": 0 < kw["val_fraction"] < 1}
+              "--val-fraction": 0 < kw["val_fraction"] < 1, "--texture-band": 0 <= kw["texture_band"] <= 8}
     for name in ("mse_weight", "msssim_weight", "texture_weight", "rate_weight"):
         checks["--" + name.replace("_", "-")] = kw[name] >= 0
     bad = [name for name, ok in checks.items() if not ok]
@@ -57,7 +59,7 @@ def train_layered(**kw) -> None:
         raise InputError(f"impossible value for {', '.join(bad)} (see gcodec train layered --help)")
     if kw["texture_only"] and not kw["init_from"]:
         raise InputError("--texture-only needs --init-from RUN (a trained model to keep)")
-    model = DetailConfig(kw["width"], kw["blocks"], kw["channels"], kw["levels"])
+    model = DetailConfig(kw["width"], kw["blocks"], kw["channels"], kw["levels"], texture_band=kw["texture_band"])
     cfg = LayeredTrainConfig(model, **{k: kw[k] for k in ("lr", "batch", "mse_weight", "msssim_weight", "texture_weight",
                                                          "rate_weight", "bf16", "texture_only")})
     opts = RunOptions(command=_command_line(), **{k: kw[k] for k in (

@@ -18,6 +18,7 @@ of them, which gives rate control a fine knob.
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
@@ -43,6 +44,9 @@ class DetailConfig:
     channels: int = 4  # texture latent channels C
     levels: int = 5  # quantization centers L
     noise: int = 1  # full-resolution noise channels (unshuffled to 16 each)
+    # sigma (px) of the Gaussian blur taken off the texture residual, confining the detail R adds
+    # to the finest band, which MS-SSIM weighs least (docs/layered.md, probe); 0: the whole residual
+    texture_band: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -91,6 +95,7 @@ class DetailGenerator(nn.Module):
     def __init__(self, cfg: DetailConfig) -> None:
         super().__init__()
         w, px = cfg.width, 3 * UNSHUFFLE**2
+        self.texture_band = cfg.texture_band
         self.head = nn.Conv2d(px + cfg.channels, w, 3, padding=1)
         self.trunk = nn.Sequential(*[Block(w) for _ in range(cfg.blocks)])
         self.fidelity = nn.Conv2d(w, px, 3, padding=1)
@@ -115,7 +120,8 @@ class DetailGenerator(nn.Module):
         """t, the detail that R scales. realism: (N,) in [0, 1]."""
         r = realism.view(-1, 1, 1, 1).to(feat.dtype).expand(-1, 1, *feat.shape[-2:])
         t_in = torch.cat([feat, F.pixel_unshuffle(noise.to(feat.dtype), UNSHUFFLE), r], 1)
-        return F.pixel_shuffle(self.texture(t_in), UNSHUFFLE)
+        t = F.pixel_shuffle(self.texture(t_in), UNSHUFFLE)
+        return t - gaussian_blur(t, self.texture_band) if self.texture_band > 0 else t
 
     def forward(self, base: torch.Tensor, z: torch.Tensor, noise: torch.Tensor, realism: torch.Tensor
                 ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -155,6 +161,16 @@ class DetailModel(nn.Module):
         r = torch.full((base.shape[0],), float(realism), device=base.device)
         out0, t = self.generator(base, z, noise, r)
         return out0 + realism * t if realism > 0 else out0
+
+
+def gaussian_blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
+    """Separable Gaussian blur of (N, C, H, W), radius ceil(3 sigma), reflected at the borders."""
+    r = max(1, math.ceil(3 * sigma))
+    k = torch.exp(-torch.arange(-r, r + 1, dtype=torch.float32) ** 2 / (2 * sigma * sigma))
+    k = (k / k.sum()).to(x.dtype).to(x.device)
+    c = x.shape[1]
+    x = F.conv2d(F.pad(x, (r, r, 0, 0), mode="reflect"), k.view(1, 1, 1, -1).expand(c, 1, 1, -1), groups=c)
+    return F.conv2d(F.pad(x, (0, 0, r, r), mode="reflect"), k.view(1, 1, -1, 1).expand(c, 1, -1, 1), groups=c)
 
 
 def pad_to_stride(x: torch.Tensor) -> torch.Tensor:

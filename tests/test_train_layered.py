@@ -67,3 +67,24 @@ def test_train_refuses_impossible_options(tmp_path):
     r = run("train", "layered", "--data", str(data), "--out", str(tmp_path / "r"), "--texture-only")
     assert r.exit_code == 1 and "--init-from" in r.stderr
     shutil.rmtree(data)
+
+
+def test_texture_band_confines_the_residual_to_the_finest_band():
+    from gcodec.models.detail import DetailConfig, DetailModel, gaussian_blur
+
+    torch.manual_seed(0)
+    cfg = DetailConfig(width=8, blocks=1, texture_band=0.7)
+    assert DetailConfig.from_dict(cfg.to_dict()) == cfg and DetailConfig.from_dict({}).texture_band == 0
+    banded, whole = DetailModel(cfg), DetailModel(DetailConfig(width=8, blocks=1))
+    whole.load_state_dict(banded.state_dict())  # no tensors of its own: cards without the key still load
+    for m in (banded, whole):
+        torch.nn.init.normal_(m.generator.texture[-1].weight, std=0.1)
+        torch.nn.init.normal_(m.generator.texture[-1].bias, std=0.1)  # a flat offset the band removes
+    whole.load_state_dict(banded.state_dict())
+    args = (torch.rand(1, 3, 64, 64) * 2 - 1, torch.zeros(1, 4, 2, 2), torch.randn(1, 1, 64, 64), torch.ones(1))
+    with torch.no_grad():
+        (o_b, t_b), (o_w, t_w) = banded.generator(*args), whole.generator(*args)
+    assert torch.equal(o_b, o_w)  # R = 0 is untouched
+    low = lambda t: gaussian_blur(t, 3.0).abs().mean()  # noqa: E731
+    assert low(t_b) < 0.1 * low(t_w)
+    assert torch.allclose(t_b, t_w - gaussian_blur(t_w, 0.7), atol=1e-6)
