@@ -16,6 +16,10 @@ from .train_cmd import _command_line, train
               help="Start from the weights of another run folder's checkpoint (same --width/--blocks/-C/-L).")
 @click.option("--texture-only", is_flag=True,
               help="Train only the texture head (with --init-from): files and R = 0 decodes stay the same.")
+@click.option("--sharpen", is_flag=True,
+              help="Band gains on the fidelity decode and the two-ramp realism knob (models/detail.py).")
+@click.option("--gains-only", is_flag=True,
+              help="Train only the band gains (with --sharpen and --init-from): files stay the same.")
 @click.option("--cache-from", default="", type=click.Path(file_okay=False),
               help="Reuse another run folder's base-decode cache instead of building one.")
 @click.option("--width", default=64, show_default=True, help="Channels of the 1/4-resolution trunk.")
@@ -30,6 +34,8 @@ from .train_cmd import _command_line, train
 @click.option("--msssim-weight", default=1.0, show_default=True)
 @click.option("--texture-weight", default=0.1, show_default=True,
               help="Weight of the windowed texture statistics loss at R = 1 (scaled by R).")
+@click.option("--energy-weight", default=0.0, show_default=True,
+              help="Weight of R times the squared log ratio of the decode's fine-detail energy to the original's.")
 @click.option("--rate-weight", default=15.0, show_default=True, help="Weight of the latents' bits per pixel.")
 @click.option("--steps", default=100_000, show_default=True, help="Upper bound on steps.")
 @click.option("--time-budget", default=0.0, help="Wall-clock seconds of training (0: none).")
@@ -52,16 +58,21 @@ def train_layered(**kw) -> None:
               "--time-budget": kw["time_budget"] >= 0, "--val-every": kw["val_every"] > 0,
               "--threads": kw["threads"] >= 0, "--cache-workers": kw["cache_workers"] >= 1,
               "--val-fraction": 0 < kw["val_fraction"] < 1, "--texture-band": 0 <= kw["texture_band"] <= 8}
-    for name in ("mse_weight", "msssim_weight", "texture_weight", "rate_weight"):
+    for name in ("mse_weight", "msssim_weight", "texture_weight", "rate_weight", "energy_weight"):
         checks["--" + name.replace("_", "-")] = kw[name] >= 0
     bad = [name for name, ok in checks.items() if not ok]
     if bad:
         raise InputError(f"impossible value for {', '.join(bad)} (see gcodec train layered --help)")
-    if kw["texture_only"] and not kw["init_from"]:
-        raise InputError("--texture-only needs --init-from RUN (a trained model to keep)")
-    model = DetailConfig(kw["width"], kw["blocks"], kw["channels"], kw["levels"], texture_band=kw["texture_band"])
+    for flag in ("texture_only", "gains_only"):
+        if kw[flag] and not kw["init_from"]:
+            raise InputError(f"--{flag.replace('_', '-')} needs --init-from RUN (a trained model to keep)")
+    if kw["gains_only"] and (kw["texture_only"] or not kw["sharpen"]):
+        raise InputError("--gains-only needs --sharpen and excludes --texture-only")
+    model = DetailConfig(kw["width"], kw["blocks"], kw["channels"], kw["levels"], texture_band=kw["texture_band"],
+                         sharpen=kw["sharpen"])
     cfg = LayeredTrainConfig(model, **{k: kw[k] for k in ("lr", "batch", "mse_weight", "msssim_weight", "texture_weight",
-                                                         "rate_weight", "bf16", "texture_only")})
+                                                         "rate_weight", "bf16", "texture_only", "gains_only",
+                                                         "energy_weight")})
     opts = RunOptions(command=_command_line(), **{k: kw[k] for k in (
         "data", "out", "steps", "time_budget", "val_every", "threads", "cache_workers", "val_fraction", "crop",
         "init_from", "cache_from")})

@@ -10,6 +10,18 @@ a 768x512 decode costs a few GMAC. The generator restores what the VVC base lost
   the texture latents z, trained on local texture statistics (models/texture_loss.py)
   window by window, weighted by R (after Agustsson et al., Multi-Realism, CVPR 2023).
 
+Models with `sharpen` (band gains) decode instead, with y0 = base + fidelity(base, z),
+a = min(1, 2R) and s = max(0, 2R - 1):
+
+    out(R) = y0 + sum_k (g0[b, k] + a * gS[b, k]) * band_k(y0) + s * texture(base, z, noise, s)
+
+where band_k are difference-of-Gaussians bands of y0 and b is the base scale. An MSE-trained
+y0 carries less detail energy than the original, and MS-SSIM's contrast-structure term
+prefers matched energy: g0, fitted on MS-SSIM, sharpens a little at R = 0; gS, fitted on
+texture statistics, sharpens more up to R = 0.5, detail that follows the image at a small
+fraction of the MS-SSIM that generated texture costs; above R = 0.5 the texture head adds
+generated grain (docs/layered.md).
+
 The latents z (C channels at 1/32 resolution, L levels) are written by an encoder that sees
 the original and the base. Channels are ordered by importance: training drops trailing
 channels at random (reading them as the middle level), so the encoder may code any prefix
@@ -30,6 +42,8 @@ from .gc import LatentPrior, Quantizer
 from .tiling import TilePlan
 
 UNSHUFFLE = 4  # heavy layers run at 1/4 resolution
+BAND_SIGMAS = (0.7, 1.5, 3.0)  # band k of y is blur_{k-1}(y) - blur_k(y), blur_{-1}(y) = y
+BASE_SCALES = (1, 2, 4)  # the band gains' first index
 LATENT_STRIDE = 32  # latents at 1/32 resolution
 # Tiles (models/tiling.py) in cells of 32 px. The generator's receptive field is thirteen 3x3s at
 # 1/4 (head, trunk, texture branch): 13 * 4 = 52 px; the encoder's a 3x3 and three stride-2 3x3s
@@ -47,6 +61,8 @@ class DetailConfig:
     # sigma (px) of the Gaussian blur taken off the texture residual, confining the detail R adds
     # to the finest band, which MS-SSIM weighs least (docs/layered.md, probe); 0: the whole residual
     texture_band: float = 0.0
+    # band gains g0, gS on the fidelity decode and the two-ramp realism knob (module docstring)
+    sharpen: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -106,6 +122,10 @@ class DetailGenerator(nn.Module):
         for conv in (self.fidelity, self.texture[-1]):  # start as the identity: out = base
             nn.init.zeros_(conv.weight)
             nn.init.zeros_(conv.bias)
+        self.sharpens = cfg.sharpen
+        if cfg.sharpen:  # (base scale, band): g0 and gS of the module docstring
+            self.band_gain = nn.Parameter(torch.zeros(len(BASE_SCALES), len(BAND_SIGMAS)))
+            self.sharpen_gain = nn.Parameter(torch.zeros(len(BASE_SCALES), len(BAND_SIGMAS)))
 
     def features(self, base: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
         small = F.pixel_unshuffle(base, UNSHUFFLE)
@@ -123,11 +143,33 @@ class DetailGenerator(nn.Module):
         t = F.pixel_shuffle(self.texture(t_in), UNSHUFFLE)
         return t - gaussian_blur(t, self.texture_band) if self.texture_band > 0 else t
 
-    def forward(self, base: torch.Tensor, z: torch.Tensor, noise: torch.Tensor, realism: torch.Tensor
-                ) -> tuple[torch.Tensor, torch.Tensor]:
-        """(out at R = 0, texture residual t); the output at R is out0 + R * t."""
+    def sharpen(self, y0: torch.Tensor, scale: torch.Tensor, amount: torch.Tensor) -> torch.Tensor:
+        """y0 + sum_k (g0 + amount * gS)[scale, k] * band_k(y0); scale, amount: (N,)."""
+        index = torch.bucketize(scale.to(y0.device), torch.tensor(BASE_SCALES, device=y0.device))
+        amount = amount.view(-1, 1).to(y0.device)
+        g0 = self.band_gain[index]
+        if torch.is_grad_enabled():  # g0 learns from the R = 0 examples only, gS from the others
+            g0 = torch.where(amount > 0, g0.detach(), g0)
+        gains = g0 + amount * self.sharpen_gain[index]
+        with torch.autocast(y0.device.type, enabled=False):  # float32: bf16 blurs are slow and coarse
+            y0 = y0.float()
+            out, low = y0, y0
+            for k, sigma in enumerate(BAND_SIGMAS):
+                lower = gaussian_blur(y0, sigma)
+                out = out + gains[:, k].view(-1, 1, 1, 1).float() * (low - lower)
+                low = lower
+        return out
+
+    def forward(self, base: torch.Tensor, z: torch.Tensor, noise: torch.Tensor, realism: torch.Tensor,
+                scale: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(y, t, w) with the output at each example's R = y + w * t: y the (sharpened) fidelity
+        decode, t the texture residual, w (N,) its weight. scale: (N,) base scales."""
         feat = self.features(base, z)
-        return self.faithful(base, feat), self.texture_residual(feat, noise, realism)
+        y0 = self.faithful(base, feat)
+        if not self.sharpens:
+            return y0, self.texture_residual(feat, noise, realism), realism
+        amount, weight = realism_ramps(realism)
+        return self.sharpen(y0, scale, amount), self.texture_residual(feat, noise, weight), weight
 
 
 class DetailModel(nn.Module):
@@ -157,10 +199,19 @@ class DetailModel(nn.Module):
             symbols[:, coded_channels:] = self.middle
         return self.quantizer.dequantize(symbols)
 
-    def decode(self, base: torch.Tensor, z: torch.Tensor, noise: torch.Tensor, realism: float) -> torch.Tensor:
-        r = torch.full((base.shape[0],), float(realism), device=base.device)
-        out0, t = self.generator(base, z, noise, r)
-        return out0 + realism * t if realism > 0 else out0
+    def decode(self, base: torch.Tensor, z: torch.Tensor, noise: torch.Tensor, realism: float,
+               scale: int | torch.Tensor = 1) -> torch.Tensor:
+        """The image at R = `realism` from (upscaled) bases coded at 1/`scale` (int, or (N,)) and latents z."""
+        n = base.shape[0]
+        r = torch.full((n,), float(realism), device=base.device)
+        scales = scale if isinstance(scale, torch.Tensor) else torch.full((n,), scale, device=base.device)
+        y, t, w = self.generator(base, z, noise, r, scales)
+        return y + w.view(-1, 1, 1, 1).to(t.dtype) * t if float(w.max()) > 0 else y
+
+
+def realism_ramps(realism: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(sharpening amount a = min(1, 2R), texture weight s = max(0, 2R - 1)) for sharpening models."""
+    return (2 * realism).clamp(max=1.0), (2 * realism - 1).clamp(min=0.0)
 
 
 def gaussian_blur(x: torch.Tensor, sigma: float) -> torch.Tensor:

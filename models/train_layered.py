@@ -10,7 +10,8 @@ latent channels are dropped at random so that any prefix of them decodes well.
 
 With `texture_only` (a second stage, started from a trained model) only the texture head
 learns: encoder, prior and the R = 0 decode are frozen, so files and R = 0 decodes stay the
-same, and the whole batch is decoded at one R drawn from U(0, 1).
+same. With `gains_only` (for `sharpen` models) only the band gains g0 and gS learn, on the
+same loss: g0 from the R = 0 half, gS from the texture statistics at R.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import torch
 import torch.nn.functional as F
 from pytorch_msssim import ms_ssim
 
-from .detail import DetailConfig, DetailModel
+from .detail import DetailConfig, DetailModel, realism_ramps
 from .texture_loss import texture_stats_loss
 
 WINDOW = 64
@@ -41,6 +42,8 @@ class LayeredTrainConfig:
     drop_prob: float = 0.5  # chance that a batch codes only a random prefix of the latent channels
     bf16: bool = False  # bfloat16 autocast for the networks (losses stay float32)
     texture_only: bool = False  # train only the texture head (everything else frozen)
+    gains_only: bool = False  # train only the band gains of a `sharpen` model
+    energy_weight: float = 0.0  # weight of R * (log detail energy of decode / original)^2
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -88,25 +91,39 @@ def latents(model: DetailModel, x: torch.Tensor, base: torch.Tensor, keep: int
 
 
 def trainable(model: DetailModel, cfg: LayeredTrainConfig) -> list[torch.nn.Parameter]:
-    """The parameters a run updates: all, or only the texture head's."""
-    return list(model.generator.texture.parameters() if cfg.texture_only else model.parameters())
+    """The parameters a run updates: all, only the texture head's, or only the band gains."""
+    g = model.generator
+    if cfg.gains_only:
+        return [g.band_gain, g.sharpen_gain]
+    return list(g.texture.parameters() if cfg.texture_only else model.parameters())
 
 
-def texture_step(model: DetailModel, opt: torch.optim.Optimizer, cfg: LayeredTrainConfig, x: torch.Tensor,
-                 base: torch.Tensor, gen: torch.Generator) -> dict[str, float]:
-    """One step of the texture head alone on fidelity + R * texture statistics, all latents coded."""
-    noise = torch.randn(x.shape[0], cfg.model.noise, *x.shape[-2:], generator=gen).to(x.device)
+def _halves(x: torch.Tensor, gen: torch.Generator) -> tuple[int, float, torch.Tensor]:
+    """(half, r, per-example R): the first half of a batch at R = 0, the rest at r ~ U(0, 1)."""
+    half = x.shape[0] // 2
     r = float(torch.rand((), generator=gen))
-    realism = torch.full((x.shape[0],), r, device=x.device)
+    return half, r, torch.cat([torch.zeros(half), torch.full((x.shape[0] - half,), r)]).to(x.device)
+
+
+def frozen_step(model: DetailModel, opt: torch.optim.Optimizer, cfg: LayeredTrainConfig, x: torch.Tensor,
+                base: torch.Tensor, scale: torch.Tensor, gen: torch.Generator) -> dict[str, float]:
+    """One step of the texture head or the band gains alone on fidelity + R * texture statistics,
+    all latents coded."""
+    noise = torch.randn(x.shape[0], cfg.model.noise, *x.shape[-2:], generator=gen).to(x.device)
+    half, r, realism = _halves(x, gen)
+    g = model.generator
+    amount, w = realism_ramps(realism) if g.sharpens else (torch.zeros_like(realism), realism)
     with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=cfg.bf16):
         with torch.no_grad():
-            feat = model.generator.features(base, model.dequantize(model.encode_symbols(x, base)))
-            out0 = model.generator.faithful(base, feat)
-        t = model.generator.texture_residual(feat, noise, realism)
-    out = (out0 + r * t).float()
+            feat = g.features(base, model.dequantize(model.encode_symbols(x, base)))
+            y0 = g.faithful(base, feat)
+        with torch.set_grad_enabled(not cfg.gains_only):
+            t = g.texture_residual(feat, noise, w)
+        y = g.sharpen(y0, scale, amount) if g.sharpens else y0
+    out = (y + w.view(-1, 1, 1, 1) * t).float()
     fid = fidelity_loss(cfg, out, x)
-    tex = texture_stats_loss(out, x, window_regions(x.shape[0], *x.shape[-2:], device=x.device))
-    loss = fid + cfg.texture_weight * r * tex
+    tex = texture_stats_loss(out[half:], x[half:], window_regions(x.shape[0] - half, *x.shape[-2:], device=x.device))
+    loss = fid + cfg.texture_weight * r * tex + cfg.energy_weight * r * energy_gap(out[half:], x[half:])
     opt.zero_grad(set_to_none=True)
     loss.backward()
     opt.step()
@@ -114,27 +131,31 @@ def texture_step(model: DetailModel, opt: torch.optim.Optimizer, cfg: LayeredTra
 
 
 def train_step(model: DetailModel, opt: torch.optim.Optimizer, cfg: LayeredTrainConfig, x: torch.Tensor,
-               base: torch.Tensor, gen: torch.Generator) -> dict[str, float]:
-    """One optimizer step on a batch (N, 3, H, W) in [-1, 1], H and W multiples of 32."""
-    if cfg.texture_only:
-        return texture_step(model, opt, cfg, x, base, gen)
+               base: torch.Tensor, scale: torch.Tensor, gen: torch.Generator) -> dict[str, float]:
+    """One optimizer step on a batch (N, 3, H, W) in [-1, 1], H and W multiples of 32, whose
+    bases were coded at 1/scale (N,)."""
+    if cfg.texture_only or cfg.gains_only:
+        return frozen_step(model, opt, cfg, x, base, scale, gen)
     c = cfg.model.channels
     keep = c if torch.rand((), generator=gen) >= cfg.drop_prob else int(torch.randint(0, c + 1, (), generator=gen))
     noise = torch.randn(x.shape[0], cfg.model.noise, *x.shape[-2:], generator=gen).to(x.device)
-    half = x.shape[0] // 2
-    r = float(torch.rand((), generator=gen))
-    realism = torch.cat([torch.zeros(half), torch.full((x.shape[0] - half,), r)]).to(x.device)
+    half, r, realism = _halves(x, gen)
     with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=cfg.bf16):
         z, rate = latents(model, x, base, keep)
-        out0, t = model.generator(base, z, noise, realism)
-    out = (out0 + realism.view(-1, 1, 1, 1) * t).float()
+        y, t, w = model.generator(base, z, noise, realism, scale)
+    out = (y + w.view(-1, 1, 1, 1) * t).float()
     fid = fidelity_loss(cfg, out, x)
     tex = texture_stats_loss(out[half:], x[half:], window_regions(x.shape[0] - half, *x.shape[-2:], device=x.device))
-    loss = fid + cfg.texture_weight * r * tex + cfg.rate_weight * rate
+    loss = fid + cfg.texture_weight * r * tex + cfg.energy_weight * r * energy_gap(out[half:], x[half:]) + cfg.rate_weight * rate
     opt.zero_grad(set_to_none=True)
     loss.backward()
     opt.step()
     return {"loss": loss.item(), "fidelity": fid.item(), "texture": tex.item(), "train_bpp": rate.item() / 2}
+
+
+def energy_gap(out: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """Mean squared log ratio of fine-detail energy (EVAL.md's texture retention, per image)."""
+    return (torch.log(texture_energy(out) + 1.0) - torch.log(texture_energy(x) + 1.0)).pow(2).mean()
 
 
 def psnr01(a: torch.Tensor, b: torch.Tensor) -> float:
@@ -154,20 +175,20 @@ def texture_energy(x: torch.Tensor) -> torch.Tensor:
 
 
 @torch.no_grad()
-def validate(model: DetailModel, x: torch.Tensor, base: torch.Tensor, batch: int = 8,
-             realisms: tuple[float, ...] = (0.0, 1.0)) -> dict[str, float]:
+def validate(model: DetailModel, x: torch.Tensor, base: torch.Tensor, scale: torch.Tensor, batch: int = 8,
+             realisms: tuple[float, ...] = (0.0, 0.5, 1.0)) -> dict[str, float]:
     """Means over held-out pairs: PSNR / MS-SSIM / texture retention of the base ("base_*") and of
     the decode at each R ("r<R>_*", e.g. r0_psnr), and the latent rate (ideal bits, all channels)."""
     sums: dict[str, float] = {}
     gen = torch.Generator().manual_seed(0)
     for i in range(0, x.shape[0], batch):
-        xb, bb = x[i : i + batch], base[i : i + batch]
+        xb, bb, sb = x[i : i + batch], base[i : i + batch], scale[i : i + batch]
         symbols = model.encode_symbols(xb, bb)
         z = model.dequantize(symbols)
         bits = float(model.prior.bits(symbols).sum())
         noise = torch.randn(xb.shape[0], model.cfg.noise, *xb.shape[-2:], generator=gen)
         e_x = texture_energy(xb)
-        outs = {"base": bb, **{f"r{r:g}": model.decode(bb, z, noise, r) for r in realisms}}
+        outs = {"base": bb, **{f"r{r:g}": model.decode(bb, z, noise, r, sb) for r in realisms}}
         n = xb.shape[0]
         for key, out in outs.items():
             ms = float(ms_ssim(to01(out), to01(xb), data_range=1.0, size_average=True))

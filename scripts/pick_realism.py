@@ -37,7 +37,8 @@ def main() -> None:
 
     lm = load_layered(resolve_model(args.weights), torch.device("cpu"))
     realisms = tuple(float(v) for v in args.realism.split(","))
-    res = validate(lm.model, to_tensors(cache["original"][held]), to_tensors(cache["base"][held]), realisms=realisms)
+    res = validate(lm.model, to_tensors(cache["original"][held]), to_tensors(cache["base"][held]),
+                   torch.from_numpy(cache["scale"][held]), realisms=realisms)
     print(f"{held.sum()} held-out pairs; latent rate {res['latent_bpp']:.4f} bpp (all channels, ideal)")
     print(f"{'decode':>8} {'PSNR':>7} {'MS-SSIM':>8} {'texture':>8}")
     for key in ["base"] + [f"r{r:g}" for r in realisms]:

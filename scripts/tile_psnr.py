@@ -40,7 +40,7 @@ def decode_pair(model: str, image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         h, w = image.shape[:2]
         base = decode_base(encode_base(image, 2, 40), h, w, 2)
         symbols = layered_codec.latent_symbols(lm, image, base)
-        decode = lambda: layered_codec.generate(lm, base, symbols, 1, 1.0)  # noqa: E731
+        decode = lambda: layered_codec.generate(lm, base, symbols, 1, 1.0, 1)  # noqa: E731
     else:
         gc = gc_codec.load_gc(resolve_model(model, kind="gc"), cpu)
         c = unpack(gc_codec.compress(gc, image))

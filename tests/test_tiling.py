@@ -104,10 +104,10 @@ def test_tiled_layered_decode_matches_whole(layered_weights, sample, monkeypatch
     lm = layered_codec.load_layered(resolve_model("tiny-layered", kind="layered"), torch.device("cpu"))
     base = np.asarray(Image.fromarray(sample).resize((120, 80)).resize(sample.shape[1::-1]))
     symbols = layered_codec.latent_symbols(lm, sample, base)
-    whole = layered_codec.generate(lm, base, symbols, 5, 1.0)
+    whole = layered_codec.generate(lm, base, symbols, 5, 1.0, 1)
     monkeypatch.setattr(tiling, "TILE_PIXELS", 192 * 192)
     assert np.array_equal(layered_codec.latent_symbols(lm, sample, base), symbols)
-    tiles = layered_codec.generate(lm, base, symbols, 5, 1.0)
+    tiles = layered_codec.generate(lm, base, symbols, 5, 1.0, 1)
     assert np.abs(tiles.astype(int) - whole).max() <= 1
 
 

@@ -46,6 +46,15 @@ def test_train_resume_export_encode(tmp_path, monkeypatch):
     assert not (stage2 / "cache").exists()
     assert json.loads((stage2 / "config.json").read_text())["init_from"]["steps"] == 4
 
+    # a band-gains stage from a model trained without them moves the gains and nothing else
+    stage3 = tmp_path / "stage3"
+    r = run(*[a if a != str(out) else str(stage3) for a in args], "--steps", "2", "--init-from", str(out),
+            "--sharpen", "--gains-only", "--cache-from", str(out), "--lr", "0.05")
+    assert r.exit_code == 0, r.output
+    after = torch.load(stage3 / "checkpoint.pt", weights_only=True)["model"]
+    assert all(torch.equal(before[k], after[k]) for k in before)
+    assert after["generator.band_gain"].abs().sum() > 0 and after["generator.sharpen_gain"].abs().sum() > 0
+
     wdir = tmp_path / "weights"
     wdir.mkdir()
     r = run("export", str(out), "-o", str(wdir / "lay.safetensors"), "--default-realism", "0.4")
@@ -57,6 +66,12 @@ def test_train_resume_export_encode(tmp_path, monkeypatch):
     enc = tmp_path / "a.gcodec"
     assert run("encode", str(FIXTURES / "sample_481x321.jpg"), "-o", str(enc), "-m", "lay", "--bpp", "0.1").exit_code == 0
     assert run("decode", str(enc), "-o", str(tmp_path / "a.png")).exit_code == 0
+    r = run("export", str(stage3), "-o", str(wdir / "sharp.safetensors"))
+    assert r.exit_code == 0, r.output
+    assert json.loads((wdir / "sharp.json").read_text())["config"]["sharpen"] is True
+    assert run("encode", str(FIXTURES / "sample_481x321.jpg"), "-o", str(enc), "-m", "sharp", "--bpp", "0.1",
+               "--force").exit_code == 0
+    assert run("decode", str(enc), "-o", str(tmp_path / "b.png"), "--realism", "0.7").exit_code == 0
 
 
 def test_train_refuses_impossible_options(tmp_path):
@@ -66,6 +81,9 @@ def test_train_refuses_impossible_options(tmp_path):
     assert not (tmp_path / "r").exists()
     r = run("train", "layered", "--data", str(data), "--out", str(tmp_path / "r"), "--texture-only")
     assert r.exit_code == 1 and "--init-from" in r.stderr
+    r = run("train", "layered", "--data", str(data), "--out", str(tmp_path / "r"), "--gains-only", "--init-from", "x")
+    assert r.exit_code == 1 and "--sharpen" in r.stderr
+    assert not (tmp_path / "r").exists()
     shutil.rmtree(data)
 
 
@@ -81,9 +99,10 @@ def test_texture_band_confines_the_residual_to_the_finest_band():
         torch.nn.init.normal_(m.generator.texture[-1].weight, std=0.1)
         torch.nn.init.normal_(m.generator.texture[-1].bias, std=0.1)  # a flat offset the band removes
     whole.load_state_dict(banded.state_dict())
-    args = (torch.rand(1, 3, 64, 64) * 2 - 1, torch.zeros(1, 4, 2, 2), torch.randn(1, 1, 64, 64), torch.ones(1))
+    args = (torch.rand(1, 3, 64, 64) * 2 - 1, torch.zeros(1, 4, 2, 2), torch.randn(1, 1, 64, 64), torch.ones(1),
+            torch.ones(1))
     with torch.no_grad():
-        (o_b, t_b), (o_w, t_w) = banded.generator(*args), whole.generator(*args)
+        (o_b, t_b, _), (o_w, t_w, _) = banded.generator(*args), whole.generator(*args)
     assert torch.equal(o_b, o_w)  # R = 0 is untouched
     low = lambda t: gaussian_blur(t, 3.0).abs().mean()  # noqa: E731
     assert low(t_b) < 0.1 * low(t_w)

@@ -128,9 +128,9 @@ def noise_seed(p: LayeredPayload) -> int:
 
 
 @torch.inference_mode()
-def generate(lm: LoadedLayered, base: np.ndarray, symbols: np.ndarray, seed: int, realism: float,
+def generate(lm: LoadedLayered, base: np.ndarray, symbols: np.ndarray, seed: int, realism: float, scale: int,
              half: bool = False) -> np.ndarray:
-    """Upscaled base (H, W, 3) uint8 + symbols -> decoded image at `realism`."""
+    """Upscaled base (H, W, 3) uint8, coded at 1/`scale`, + symbols -> decoded image at `realism`."""
     h, w = base.shape[:2]
     b = pad_to_stride(to_tensor(base, lm.device))
     z = lm.model.dequantize(torch.from_numpy(symbols).unsqueeze(0).to(lm.device))
@@ -139,7 +139,7 @@ def generate(lm: LoadedLayered, base: np.ndarray, symbols: np.ndarray, seed: int
 
     def decode(b: torch.Tensor, z: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
         with torch.autocast(lm.device.type, dtype=dtype, enabled=half):
-            return lm.model.decode(b, z, noise, realism)
+            return lm.model.decode(b, z, noise, realism, scale)
 
     out = tiled(decode, [b, z, noise], [LATENT_STRIDE, 1, LATENT_STRIDE], z.shape[-2:], TILES.scaled(), LATENT_STRIDE,
                 tile_batch(lm.device))
@@ -152,4 +152,4 @@ def decompress(lm: LoadedLayered, c: Container, realism: float | None = None, ha
     p, symbols = parse(lm, c)
     require_vvc()
     base = decode_base(p.base, *c.size, p.scale)
-    return generate(lm, base, symbols, noise_seed(p), realism, half)
+    return generate(lm, base, symbols, noise_seed(p), realism, p.scale, half)

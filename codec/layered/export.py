@@ -59,11 +59,16 @@ def export_layered_run(run_dir: str | Path, out_path: str | Path, name: str, dat
                      "wall_seconds": elapsed, "hardware": trained_on or None,
                      # a stage started from another run (`--init-from`) adds up its training
                      "init_from": meta.get("init_from"),
-                     "total_steps": step + ((meta.get("init_from") or {}).get("steps") or 0),
+                     "total_steps": step + _chain_steps(meta.get("init_from")),
                      "config": {k: v for k, v in cfg.to_dict().items() if k != "model"}},
         "validation": {k: v for k, v in final.items() if k not in ("loss", "fidelity", "texture", "train_bpp")},
         "validation_note": "held-out training images (name hash) as 256x256 crops, each coded at two QPs per "
-                           "base scale; base_* is the upscaled VVC decode, r0_* / r1_* the decode at R = 0 / 1",
+                           "base scale; base_* is the upscaled VVC decode, r<R>_* the decode at R (r0_*, r0.5_*, r1_*)",
         "log": log,
     }
     return save_weights(tensors, card, out_path)
+
+
+def _chain_steps(init: dict | None) -> int:
+    """Steps of every run this one started from, through the whole --init-from chain."""
+    return 0 if not init else int(init.get("steps") or 0) + _chain_steps(init.get("init_from"))

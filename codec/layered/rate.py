@@ -119,7 +119,7 @@ def _score(point: Point, lm: LoadedLayered, image: np.ndarray) -> float:
     """PSNR + MS-SSIM in dB of the R = 0 decode (MS-SSIM left out for images under 161 px)."""
     symbols = point.symbols.copy()
     symbols[point.channels :] = lm.model.middle
-    out = generate(lm, point.base, symbols, 0, 0.0)  # R = 0 ignores the noise, so any seed does
+    out = generate(lm, point.base, symbols, 0, 0.0, point.scale)  # R = 0 ignores the noise, so any seed does
     score = psnr(out, image)
     if ms_ssim_reason(*image.shape[:2]) is None:
         score += -10 * math.log10(max(1 - ms_ssim(out, image), 1e-10))

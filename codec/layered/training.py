@@ -72,6 +72,13 @@ def _init_source(run_dir: str) -> dict[str, Any]:
                                               "command": meta.get("command"), "init_from": meta.get("init_from")}}
 
 
+def load_init(model: DetailModel, state: dict[str, torch.Tensor]) -> None:
+    """Another run's weights; band gains it lacks (a model trained without --sharpen) start at 0."""
+    missing, unexpected = model.load_state_dict(state, strict=False)
+    if unexpected or any(not k.endswith("_gain") for k in missing):
+        raise InputError(f"--init-from: weights do not fit this model (missing {missing[:3]}, unexpected {unexpected[:3]})")
+
+
 def run(cfg: LayeredTrainConfig, opts: RunOptions, progress: bool = True) -> Path:
     """Build the cache if needed, then train (resuming) until steps or the time budget run out."""
     out = Path(opts.out)
@@ -88,12 +95,13 @@ def run(cfg: LayeredTrainConfig, opts: RunOptions, progress: bool = True) -> Pat
     held = np.array([is_validation(Path(n), opts.val_fraction) for n in cache["name"]])
     if held.all() or not held.any():
         raise InputError(f"{opts.data}: too few images for a training / validation split")
-    x_train, b_train = cache["original"][~held], cache["base"][~held]
+    x_train, b_train, s_train = cache["original"][~held], cache["base"][~held], torch.from_numpy(cache["scale"][~held])
     x_val, b_val = to_tensors(cache["original"][held]), to_tensors(cache["base"][held])
+    s_val = torch.from_numpy(cache["scale"][held])
 
     model = DetailModel(cfg.model)
     if init is not None:
-        model.load_state_dict(init["model"])
+        load_init(model, init["model"])
     opt = torch.optim.Adam(trainable(model, cfg), lr=cfg.lr)
     gen = torch.Generator().manual_seed(0)
     step, elapsed = 0, 0.0
@@ -116,7 +124,7 @@ def run(cfg: LayeredTrainConfig, opts: RunOptions, progress: bool = True) -> Pat
             f.write(json.dumps(record) + "\n")
 
     if step == 0:
-        log({"step": 0, "elapsed": 0.0, **validate(model, x_val, b_val)})
+        log({"step": 0, "elapsed": 0.0, **validate(model, x_val, b_val, s_val)})
     start, last_save = time.perf_counter() - elapsed, time.perf_counter()
     bar = tqdm(total=opts.steps, initial=step, desc="train layered", unit="step", disable=not progress)
     model.train()
@@ -125,14 +133,14 @@ def run(cfg: LayeredTrainConfig, opts: RunOptions, progress: bool = True) -> Pat
     try:
         while step < opts.steps and not (opts.time_budget and elapsed >= opts.time_budget):
             idx = torch.randint(0, len(x_train), (cfg.batch,), generator=gen).numpy()
-            stats = train_step(model, opt, cfg, to_tensors(x_train[idx]), to_tensors(b_train[idx]), gen)
+            stats = train_step(model, opt, cfg, to_tensors(x_train[idx]), to_tensors(b_train[idx]), s_train[idx], gen)
             step += 1
             elapsed = time.perf_counter() - start
             bar.update(1)
             bar.set_postfix(loss=f"{stats['loss']:.3f}", bpp=f"{stats['train_bpp']:.4f}")
             if step % opts.val_every == 0:
                 model.eval()
-                log({"step": step, "elapsed": round(elapsed, 1), **stats, **validate(model, x_val, b_val)})
+                log({"step": step, "elapsed": round(elapsed, 1), **stats, **validate(model, x_val, b_val, s_val)})
                 model.train()
             if time.perf_counter() - last_save > CHECKPOINT_EVERY_S:
                 save()
