@@ -50,9 +50,15 @@ def _read_run(run_dir: Path) -> tuple[GCTrainConfig, dict[str, torch.Tensor], li
         state, at = ckpt["model"], {"step": int(ckpt["step"]), "elapsed": round(float(ckpt["elapsed"]), 1)}
     else:
         raise InputError(f"{run_dir} has neither checkpoint.pt nor model.safetensors")
-    log_path = run_dir / "log.jsonl"
-    log = [json.loads(line) for line in log_path.read_text().splitlines() if line.strip()] if log_path.is_file() else []
-    return cfg, state, log, at
+    return cfg, state, run_log(run_dir), at
+
+
+def run_log(run_dir: Path, up_to_step: int | None = None) -> list[dict[str, Any]]:
+    """A run folder's log.jsonl records ([] if none), those after `up_to_step` left out (the
+    exported checkpoint's step: a log copied later may run past it)."""
+    path = run_dir / "log.jsonl"
+    log = [json.loads(line) for line in path.read_text().splitlines() if line.strip()] if path.is_file() else []
+    return log if up_to_step is None else [r for r in log if r.get("step", 0) <= up_to_step]
 
 
 def export_run(run_dir: str | Path, out_path: str | Path, name: str, data_note: str = "",
@@ -127,9 +133,7 @@ def export_codegan_run(run_dir: str | Path, out_path: str | Path, name: str, dat
     ckpt = torch.load(run_dir / "checkpoint.pt", map_location="cpu", weights_only=True)
     g = CodeGenerator(cfg.model)
     g.load_state_dict(ckpt["generator"])
-    log_path = run_dir / "log.jsonl"
-    log = [json.loads(line) for line in log_path.read_text().splitlines() if line.strip()] if log_path.is_file() else []
-    log = [r for r in log if r["step"] <= int(ckpt["step"])]
+    log = run_log(run_dir, int(ckpt["step"]))
     final = log[-1] if log else {}
     card = {
         "name": name,

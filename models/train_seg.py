@@ -317,7 +317,7 @@ def train(cfg: SegTrainConfig) -> dict[str, Any]:
             if not math.isfinite(lv):
                 raise FloatingPointError(f"training loss became {lv} at step {step}")
             loss_ema = lv if loss_ema is None else 0.9 * loss_ema + 0.1 * lv
-            ar_ema = float(ar) if ar_ema is None else 0.9 * ar_ema + 0.1 * float(ar)
+            ar_ema = float(ar.detach()) if ar_ema is None else 0.9 * ar_ema + 0.1 * float(ar.detach())
             bar.set_postfix(step=step, phase=plan[phase][0], loss=f"{loss_ema:.3f}", lr=f"{lr:.2e}")
         now = elapsed()
         if round(now) > shown:
