@@ -48,6 +48,8 @@ def sample(model: str, count: int, outdir: str, size: str, seed: int, source: st
     check_size(width, height)
     if count < 1:
         raise InputError(f"-n must be at least 1, got {count}")
+    if seed < 0:
+        raise InputError(f"--seed must not be negative, got {seed}")
     ref = resolve_model(model, "gc")
     if source == "codegan":
         find_codegan(ref)  # before loading anything

@@ -35,6 +35,7 @@ def train_codegan(**kw) -> None:
 
     from ..bitstream.errors import InputError
     from ..codec.gc_codec import load_gc
+    from ..codec.model_store import load_card
     from ..codec.registry import resolve_model
     from ..codec.sampling import cache_codes
     from ..models.codegan import NOISE_STRIDE, CodeGANConfig
@@ -67,6 +68,9 @@ def train_codegan(**kw) -> None:
         n_train, n_val = cache_codes(load_gc(ref, torch.device("cpu")), files, out / CODES_FILE, kw["max_side"],
                                      kw["val_count"])
         click.echo(f"cached codes of {n_train} training and {n_val} held-out photos in {out / CODES_FILE}")
+    cached_for = load_card(out / CODES_FILE).get("gc_model")
+    if cached_for != ref.name:
+        raise InputError(f"{out} caches codes of model {cached_for!r}, not {ref.name!r}; use a new run folder")
     model = CodeGANConfig(ref.card["config"]["channels"], ref.card["config"]["levels"], kw.pop("noise"), kw.pop("width"))
     cfg = CodeGANTrainConfig(gc_model={"name": ref.name, "sha256": ref.card.get("sha256")}, model=model,
                              command=_command_line(), **kw)

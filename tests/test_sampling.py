@@ -10,7 +10,7 @@ from PIL import Image
 from gcodec.bitstream import context_model
 from gcodec.bitstream.entropy import PRECISION
 
-from .conftest import FIXTURES
+from .conftest import FIXTURES, make_tiny_gc
 from .test_cli import run
 
 
@@ -58,6 +58,7 @@ def test_context_sampling_follows_the_contexts():
     (["--source", "magic"], "unknown --source"),
     (["--source", "codegan"], "has no code GAN"),
     (["-m", "no-such-model"], "unknown model"),
+    (["--seed", "-1"], "--seed must not be negative"),
 ])
 def test_sample_bad_input_is_one_line(tiny_weights, tmp_path, args, message):
     r = run("sample", "-m", "tiny", "-o", str(tmp_path / "out"), *args)
@@ -83,6 +84,9 @@ def test_train_codegan_resumes_exports_and_samples(tiny_weights, tmp_path):
     log = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
     assert [rec["step"] for rec in log] == [2, 4]
     assert "cached codes" not in r.output  # the cache is computed once
+    make_tiny_gc(tiny_weights, "other")
+    r = run(*tiny, "--steps", "5", "-m", "other")  # a cache of another model's codes is refused
+    assert r.exit_code == 1 and "caches codes of model 'tiny'" in r.stderr
     weights = tiny_weights / "tiny-codegan.safetensors"
     r = run("export", str(out), "-o", str(weights))
     assert r.exit_code == 0, r.output
