@@ -23,6 +23,8 @@ from .train_cmd import _command_line, train
 @click.option("--lr", default=1e-4, show_default=True)
 @click.option("--critic-steps", default=5, show_default=True, help="Critic updates per generator update.")
 @click.option("--gp-weight", default=10.0, show_default=True, help="Weight of the gradient penalty.")
+@click.option("--straight-through/--softmax", default=True, show_default=True,
+              help="The critic sees generated codes as one-hot argmaxes (straight-through gradients) or as softmaxes.")
 @click.option("--max-side", default=512, show_default=True, help="Photos are shrunk to this long side before encoding.")
 @click.option("--val-count", default=24, show_default=True, help="Photos held out (by name hash) of the code GAN's data.")
 @click.option("--log-every", default=60.0, show_default=True, help="Seconds between log lines.")

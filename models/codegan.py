@@ -2,9 +2,9 @@
 
 Codes are the (C, h, w) symbol grids a GC encoder gives photos, one-hot over the L centers
 (C * L channels). The generator maps a noise grid at 1/4 of the latent size to per-channel
-softmaxes over the L centers; the critic sees one-hot real codes against those softmaxes (as the
-WGAN-GP paper's character model does: softmax samples against one-hot data). Sampling takes the
-argmax. Both nets are fully convolutional, so one trained on 16 x 16 latents (256 px crops)
+softmaxes over the L centers; the critic sees one-hot real codes against either those softmaxes (as
+the WGAN-GP paper's character model does) or, by default, their one-hot argmax with straight-through
+gradients, which is exactly what sampling (the argmax) produces. Both nets are fully convolutional, so one trained on 16 x 16 latents (256 px crops)
 samples any latent size.
 """
 
@@ -69,9 +69,13 @@ class CodeGenerator(nn.Module):
         return torch.randn(n, self.cfg.noise, max(2, -(-h // NOISE_STRIDE)), max(2, -(-w // NOISE_STRIDE)),
                            generator=gen, device=device)
 
-    def soft(self, z: torch.Tensor, h: int, w: int) -> torch.Tensor:
-        """What the critic sees of a generated code: softmaxes (N, C * L, h, w)."""
+    def soft(self, z: torch.Tensor, h: int, w: int, hard: bool = False) -> torch.Tensor:
+        """What the critic sees of a generated code: softmaxes (N, C * L, h, w); with `hard`, the
+        one-hot argmax (the code `symbols` samples) carrying the softmax's gradients (straight-through),
+        so the critic cannot tell generated codes from real ones by their softness alone."""
         p = torch.softmax(self(z)[..., :h, :w], dim=2)
+        if hard:
+            p = p + (F.one_hot(p.argmax(dim=2), p.shape[2]).movedim(-1, 2).to(p.dtype) - p).detach()
         return p.flatten(1, 2)
 
     @torch.no_grad()

@@ -41,6 +41,9 @@ class CodeGANTrainConfig:
     lr: float = 1e-4
     critic_steps: int = 5
     gp_weight: float = 10.0
+    # the critic sees generated codes as one-hot argmaxes with straight-through gradients (else as
+    # softmaxes, which it told from one-hot real codes by their softness: W stayed near 35)
+    straight_through: bool = False
     max_side: int = 512  # photos are shrunk to this long side before encoding
     val_count: int = 24  # photos held out of the code GAN's training (the nearest-neighbour check uses them)
     log_every: float = 60.0  # seconds
@@ -153,13 +156,13 @@ def train(cfg: CodeGANTrainConfig, progress: bool = True) -> Path:
         for _ in range(cfg.critic_steps):
             real = one_hot_codes(bank.batch(n, gen), levels)
             with torch.no_grad():
-                fake = g.soft(g.noise(n, crop, crop, gen), crop, crop)
+                fake = g.soft(g.noise(n, crop, crop, gen), crop, crop, cfg.straight_through)
             w = d(real).mean() - d(fake).mean()
             gp = gradient_penalty(d, real, fake, gen)
             opt_d.zero_grad(set_to_none=True)
             (-w + cfg.gp_weight * gp).backward()
             opt_d.step()
-        g_loss = -d(g.soft(g.noise(n, crop, crop, gen), crop, crop)).mean()
+        g_loss = -d(g.soft(g.noise(n, crop, crop, gen), crop, crop, cfg.straight_through)).mean()
         opt_g.zero_grad(set_to_none=True)
         g_loss.backward()
         opt_g.step()
