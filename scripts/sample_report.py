@@ -12,7 +12,8 @@ RGB mean and std, colour-histogram intersection with the reference (32 bins per 
 over the set, mean of the three channels), the L1 distance of per-channel symbol frequencies to
 the reference codes, and the distance (share of the 16x16xC symbols that differ) from each code to
 its nearest 16x16 crop of any training code: a code GAN that copied training codes would sit near 0,
-below what held-out real codes reach.
+below what held-out real codes reach; and the mean such distance between two codes of the set
+(diversity: a collapsed code GAN would sit near 0).
 """
 
 from __future__ import annotations
@@ -82,10 +83,18 @@ def measure(images: list[np.ndarray], codes: np.ndarray, ref_images: list[np.nda
             "rgb_mean": px.mean(0).round(1).tolist(), "rgb_std": px.std(0).round(1).tolist(),
             "colour_hist_intersection": round(float(hist_inter), 4),
             "symbol_freq_l1": round(float(np.abs(symbol_freq(codes, levels) - symbol_freq(ref_codes, levels)).sum(1).mean()), 4),
-            "nn_distance_median": round(float(np.median(nn)), 4), "nn_distance_min": round(float(nn.min()), 4)}
+            "nn_distance_median": round(float(np.median(nn)), 4), "nn_distance_min": round(float(nn.min()), 4),
+            "pairwise_distance_mean": round(float(pairwise_distance(codes)), 4)}
 
 
-def grid(rows: list[tuple[str, list[np.ndarray]]], path: Path, per_row: int = 4, thumb: int = 192) -> None:
+def pairwise_distance(codes: np.ndarray) -> float:
+    """Mean share of differing symbols between two codes of the set (a collapsed GAN sits near 0)."""
+    flat = codes.reshape(len(codes), -1)
+    d = (flat[:, None] != flat[None]).mean(-1)
+    return float(d.sum() / (len(codes) * (len(codes) - 1)))
+
+
+def grid(rows: list[tuple[str, list[np.ndarray]]], path: Path, per_row: int = 4, thumb: int = 160) -> None:
     label_w, gap, font = 170, 4, ImageFont.load_default(size=17)
     canvas = Image.new("RGB", (label_w + per_row * (thumb + gap), len(rows) * (thumb + gap)), "white")
     draw = ImageDraw.Draw(canvas)
@@ -95,7 +104,7 @@ def grid(rows: list[tuple[str, list[np.ndarray]]], path: Path, per_row: int = 4,
         for i, im in enumerate(images[:per_row]):
             canvas.paste(Image.fromarray(im).resize((thumb, thumb), Image.LANCZOS), (label_w + i * (thumb + gap), y))
     path.parent.mkdir(parents=True, exist_ok=True)
-    canvas.save(path)
+    canvas.save(path, optimize=True)
 
 
 def main() -> None:
