@@ -236,3 +236,21 @@ def tables_from_counts(counts: np.ndarray, prior_weight: float = 2.5) -> np.ndar
     marginal = n.sum(axis=2, keepdims=True) + 1.0  # +1: every symbol stays possible
     marginal /= marginal.sum(axis=-1, keepdims=True)
     return quantize_pmf(n + prior_weight * marginal, PRECISION).astype(np.int32)
+
+
+def sample(tables: np.ndarray, shape: tuple[int, int, int], rng: np.random.Generator) -> np.ndarray:
+    """Draw symbols (C, h, w) from the context model itself, in decode order: channel by channel,
+    phase by phase, each symbol from its context's table row. Exact ancestral sampling (a symbol's
+    context holds only symbols drawn before it), 3C vectorised draws."""
+    t = check_tables(tables, shape[0])
+    C, h, w = shape
+    L = t.shape[3]
+    cdf = np.cumsum(t, axis=-1)  # integer rows summing to 2**PRECISION
+    out = np.full(shape, (L - 1) // 2, dtype=np.int64)
+    for c in range(C):
+        for p, idx in enumerate(_phase_index(h, w)):
+            k = contexts(out, c, p, idx, L)
+            u = rng.integers(0, 1 << PRECISION, size=idx.size)
+            rows = cdf[c, p][k]  # (N, L)
+            out[c].reshape(-1)[idx] = (u[:, None] >= rows).sum(axis=1)
+    return out

@@ -20,9 +20,9 @@ from .main import cli
 @click.option("--force", is_flag=True, help="Overwrite an existing output.")
 def export(run_dir: str, out: str, name: str | None, data_note: str, trained_on: str, default_realism: float,
            force: bool) -> None:
-    """Export a GC/SC/layered training run as safetensors weights plus a JSON model card."""
+    """Export a GC/SC/layered/code GAN training run as safetensors weights plus a JSON model card."""
     from ..bitstream.errors import InputError
-    from ..codec.export import export_run
+    from ..codec.export import export_codegan_run, export_run, is_codegan_run
     from ..codec.layered.export import export_layered_run, is_layered_run
 
     if not out.endswith(".safetensors"):
@@ -31,7 +31,9 @@ def export(run_dir: str, out: str, name: str | None, data_note: str, trained_on:
         raise InputError(f"{out} exists (use --force to overwrite)")
     if not 0 <= default_realism <= 1:
         raise InputError(f"--default-realism must be in [0, 1], got {default_realism}")
-    if is_layered_run(run_dir):
+    if is_codegan_run(run_dir):
+        card = export_codegan_run(run_dir, out, name or Path(out).stem, data_note, trained_on)
+    elif is_layered_run(run_dir):
         card = export_layered_run(run_dir, out, name or Path(out).stem, data_note, trained_on, default_realism)
     else:
         card = export_run(run_dir, out, name or Path(out).stem, data_note, trained_on)

@@ -62,7 +62,8 @@ def models(as_json: bool) -> None:
         rows.append({"name": m.name, "kind": m.kind, "default": m.name == DEFAULT_IMAGE_MODEL,
                      "mb": round(m.path.stat().st_size / 1e6, 1), "validation": v, "eval": e,
                      **({"base_codec": m.card.get("base_codec"), "default_realism": m.card.get("default_realism")}
-                        if m.kind == "layered" else {})})
+                        if m.kind == "layered" else {}),
+                     **({"gc_model": m.card.get("gc_model", {}).get("name")} if m.kind == "codegan" else {})})
     if as_json:
         click.echo(json.dumps(rows))
         return
@@ -76,6 +77,8 @@ def models(as_json: bool) -> None:
             meas = f"validation: {v.get('val_bpp_ideal', float('nan')):.4f} bpp, PSNR {v['val_psnr']:.2f} dB, MS-SSIM {v['val_msssim']:.4f}"
         elif "mIoU" in v:
             meas = f"validation: mIoU {100 * v['mIoU']:.2f}"
+        elif r["kind"] == "codegan":  # a code sampler has no rate or quality of its own
+            meas = f"samples codes for {r['gc_model']} (gcodec sample --source codegan)"
         else:
             meas = ""
         click.echo(f"{r['name'] + (' *' if r['default'] else ''):<{width}} {r['kind']:<13} {r['mb']:>5}  {meas}")

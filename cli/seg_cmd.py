@@ -83,15 +83,56 @@ def segment(inputs: tuple[str, ...], out: str | None, outdir: str | None, model:
 @click.option("--val-fraction", default=0.0, help="Cityscapes sample without a val split: hold out this tail fraction.")
 @click.option("--device", default="auto", show_default=True)
 @click.option("--json", "json_out", default=None, type=click.Path(dir_okay=False), help="Also write metrics as JSON.")
-def eval_seg(data: str, dataset: str | None, model: str, val_fraction: float, device: str, json_out: str | None) -> None:
-    """Per-class IoU/Acc, aAcc, mIoU and mAcc on a dataset's validation split."""
+@click.option("--affinity-maps", "maps_dir", default=None, type=click.Path(file_okay=False),
+              help="Instead of metrics: write label vs sqrt-kernel affinity heat maps (the AR loss's view) of the "
+                   "first --count validation images to this folder, with each image's AR term (ar_terms.json), "
+                   "and plot the AR term over training from --log or the model card's log.")
+@click.option("--pixels", multiple=True, metavar="X,Y", help="Affinity maps: pixels to show (repeatable; default three).")
+@click.option("--count", default=3, show_default=True, help="Affinity maps: how many validation images.")
+@click.option("--log", "log_path", default=None, type=click.Path(exists=True, dir_okay=False),
+              help="Affinity maps: a `gcodec train seg` run's log.jsonl to plot (default: the card's log, if any).")
+def eval_seg(data: str, dataset: str | None, model: str, val_fraction: float, device: str, json_out: str | None,
+             maps_dir: str | None, pixels: tuple[str, ...], count: int, log_path: str | None) -> None:
+    """Per-class IoU/Acc, aAcc, mIoU and mAcc on a dataset's validation split (or, with --affinity-maps,
+    affinity heat maps)."""
     from ..codec.segment import evaluate_segmenter
 
+    if maps_dir is None and (pixels or log_path):
+        raise InputError("--pixels and --log go with --affinity-maps DIR")
+    if maps_dir is not None:
+        return _affinity_maps(data, dataset, model, val_fraction, device, maps_dir, pixels, count, log_path)
     net = _load(model, device)
     met = evaluate_segmenter(net, data, dataset, val_fraction)
     click.echo(met["table"])
     if json_out:
         Path(json_out).write_text(json.dumps({k: v for k, v in met.items() if k != "table"}, indent=2) + "\n")
+
+
+def _affinity_maps(data: str, dataset: str | None, model: str, val_fraction: float, device: str, maps_dir: str,
+                   pixels: tuple[str, ...], count: int, log_path: str | None) -> None:
+    from ..codec.affinity_maps import parse_pixel, plot_training_log, write_affinity_maps
+
+    px = [parse_pixel(p) for p in pixels] or None
+    if count < 1:
+        raise InputError(f"--count must be at least 1, got {count}")
+    log = None
+    if log_path:
+        try:
+            log = [json.loads(line) for line in Path(log_path).read_text().splitlines() if line.strip()]
+        except (json.JSONDecodeError, UnicodeDecodeError) as e:
+            raise InputError(f"{log_path} is not a JSON-lines log: {e}") from None
+        if not log or not all(isinstance(r, dict) and "step" in r for r in log):
+            raise InputError(f"{log_path} is not a gcodec train seg log (lines with a step)")
+    net = _load(model, device)
+    rows = write_affinity_maps(net, data, maps_dir, px, count, dataset, val_fraction)
+    for r in rows:
+        click.echo(f"{r['image']}: AR term {r['ar_term']:.4f} -> {Path(maps_dir) / r['png']}")
+    log = log or net.card.get("log")
+    if log:
+        click.echo(plot_training_log(log, Path(maps_dir) / "ar_training.png") + f" -> {Path(maps_dir) / 'ar_training.png'}")
+    else:
+        click.echo(f"{net.card.get('name', model)}'s card records no training log, so there is no AR term over "
+                   "training to plot (give a run's log.jsonl with --log)")
 
 
 @train.command("seg")

@@ -50,9 +50,15 @@ def _read_run(run_dir: Path) -> tuple[GCTrainConfig, dict[str, torch.Tensor], li
         state, at = ckpt["model"], {"step": int(ckpt["step"]), "elapsed": round(float(ckpt["elapsed"]), 1)}
     else:
         raise InputError(f"{run_dir} has neither checkpoint.pt nor model.safetensors")
-    log_path = run_dir / "log.jsonl"
-    log = [json.loads(line) for line in log_path.read_text().splitlines() if line.strip()] if log_path.is_file() else []
-    return cfg, state, log, at
+    return cfg, state, run_log(run_dir), at
+
+
+def run_log(run_dir: Path, up_to_step: int | None = None) -> list[dict[str, Any]]:
+    """A run folder's log.jsonl records ([] if none), those after `up_to_step` left out (the
+    exported checkpoint's step: a log copied later may run past it)."""
+    path = run_dir / "log.jsonl"
+    log = [json.loads(line) for line in path.read_text().splitlines() if line.strip()] if path.is_file() else []
+    return log if up_to_step is None else [r for r in log if r.get("step", 0) <= up_to_step]
 
 
 def export_run(run_dir: str | Path, out_path: str | Path, name: str, data_note: str = "",
@@ -106,3 +112,48 @@ def export_run(run_dir: str | Path, out_path: str | Path, name: str, data_note: 
     if cfg.semantic and cfg.map_tolerance:  # the grid its decoder learned: what `encode` uses by default
         card["default_map_tolerance"] = cfg.map_tolerance
     return save_weights(tensors, card, out_path)
+
+
+def is_codegan_run(run_dir: str | Path) -> bool:
+    cfg = Path(run_dir) / "config.json"
+    return cfg.is_file() and json.loads(cfg.read_text()).get("arch") == "codegan"
+
+
+def export_codegan_run(run_dir: str | Path, out_path: str | Path, name: str, data_note: str = "",
+                       trained_on: str = "") -> dict[str, Any]:
+    """A `gcodec train codegan` run -> its generator (float32; the critic stays behind) and a card
+    naming the GC model whose codes it makes (`gcodec sample --source codegan` looks it up by that)."""
+    from ..models.codegan import CodeGenerator
+    from ..models.train_codegan import CodeGANTrainConfig
+
+    run_dir = Path(run_dir)
+    cfg = CodeGANTrainConfig.from_dict(json.loads((run_dir / "config.json").read_text()))
+    if not (run_dir / "checkpoint.pt").is_file():
+        raise InputError(f"{run_dir} has no checkpoint.pt")
+    ckpt = torch.load(run_dir / "checkpoint.pt", map_location="cpu", weights_only=True)
+    g = CodeGenerator(cfg.model)
+    g.load_state_dict(ckpt["generator"])
+    log = run_log(run_dir, int(ckpt["step"]))
+    final = log[-1] if log else {}
+    card = {
+        "name": name,
+        "kind": "codegan",
+        "architecture": "gcodec.models.codegan.CodeGenerator",
+        "config": cfg.model.to_dict(),
+        "gc_model": cfg.gc_model,
+        "training": {
+            "command": cfg.command,
+            "data": data_note or cfg.data,
+            "steps": int(ckpt["step"]),
+            "wall_seconds": round(float(ckpt["elapsed"]), 1),
+            "hardware": trained_on or None,
+            "config": {k: v for k, v in cfg.to_dict().items() if k not in ("model", "command")},
+        },
+        "validation": {k: final[k] for k in ("val_w_distance", "val_marginal_l1") if k in final},
+        "validation_note": f"codes of {cfg.val_count} photos held out of the code GAN's data (by name hash): "
+                           "critic score of held-out real codes minus generated ones (val_w_distance), and the "
+                           "mean over channels of the L1 distance between their symbol frequencies "
+                           "(val_marginal_l1), on 256 crops of 16x16 cells each",
+        "log": log,
+    }
+    return save_weights({k: v.float() for k, v in g.state_dict().items()}, card, out_path)

@@ -231,6 +231,7 @@ def train(cfg: SegTrainConfig) -> dict[str, Any]:
     last_ckpt = elapsed()
     val_cost = 0.0  # duration of the last validation, reserved at the end of the budget
     loss_ema: float | None = None
+    ar_ema: float | None = None  # the AR term on training batches, whatever the phase trains on
 
     def do_validate() -> dict[str, Any]:
         nonlocal last_val, val_cost
@@ -238,7 +239,7 @@ def train(cfg: SegTrainConfig) -> dict[str, Any]:
         met = validate(model, va_x, va_y, len(names), names, cfg.val_batch, bf16, chl)
         key = plan[phase][0]
         rec = {
-            "step": step, "elapsed": round(elapsed(), 2), "phase": key, "loss": loss_ema,
+            "step": step, "elapsed": round(elapsed(), 2), "phase": key, "loss": loss_ema, "ar_term": ar_ema,
             "lr": opt.param_groups[0]["lr"], "val_mIoU": met["mIoU"], "val_mAcc": met["mAcc"],
             "val_aAcc": met["aAcc"], "val_IoU": met["IoU"],
         }
@@ -303,8 +304,10 @@ def train(cfg: SegTrainConfig) -> dict[str, Any]:
         loss = F.cross_entropy(main.float(), y, ignore_index=IGNORE)
         for a in aux:
             loss = loss + cfg.aux_weight * F.cross_entropy(a.float(), y, ignore_index=IGNORE)
+        # logged in every phase (graph only where trained), so a run shows how the AR term falls
+        ar = affinity_loss(main if plan[phase][0] == "ar" else main.detach(), y, IGNORE)
         if plan[phase][0] == "ar":
-            loss = loss + cfg.ar_weight * affinity_loss(main, y, IGNORE)
+            loss = loss + cfg.ar_weight * ar
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -314,6 +317,7 @@ def train(cfg: SegTrainConfig) -> dict[str, Any]:
             if not math.isfinite(lv):
                 raise FloatingPointError(f"training loss became {lv} at step {step}")
             loss_ema = lv if loss_ema is None else 0.9 * loss_ema + 0.1 * lv
+            ar_ema = float(ar.detach()) if ar_ema is None else 0.9 * ar_ema + 0.1 * float(ar.detach())
             bar.set_postfix(step=step, phase=plan[phase][0], loss=f"{loss_ema:.3f}", lr=f"{lr:.2e}")
         now = elapsed()
         if round(now) > shown:

@@ -96,6 +96,7 @@ def test_train_smoke_eight_steps_three_phases_then_export(tmp_path):
     assert [r["phase"] for r in lines] == ["baseline", "ft_ce", "ar"]
     assert [r["step"] for r in lines] == [6, 7, 8]
     assert len(lines[0]["val_IoU"]) == 11
+    assert all(0 <= r["ar_term"] <= 1 for r in lines)  # the AR term is logged in every phase
     assert (run / "checkpoint.pt").is_file()
     card = json.loads((run / "export" / "seg-camvid.json").read_text())
     assert card["exported"] in ("baseline", "ft_ce", "ar") and card["config"]["widths"] == [8, 16, 16, 16]

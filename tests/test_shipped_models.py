@@ -98,3 +98,20 @@ def test_default_model_on_a_tiny_image():
     data = gcodec.encode(np.zeros((64, 64, 3), np.uint8))
     assert len(data) <= DEFAULT_SMALL_BYTES
     assert gcodec.decode(data).shape == (64, 64, 3)
+
+
+def test_shipped_code_gan_samples_gc_c6_codes():
+    """gc-c6-codegan was trained on the shipped gc-c6's codes, and its samples depend on the seed
+    (a collapsed generator would give one code); the prior source samples gc-c6's context model."""
+    from gcodec.codec.sampling import make_sampler
+
+    cg, ref = resolve_model("gc-c6-codegan"), resolve_model("gc-c6")
+    assert cg.kind == "codegan" and cg.card["gc_model"] == {"name": "gc-c6", "sha256": ref.card["sha256"]}
+    gc = gc_codec.load_gc(ref, torch.device("cpu"))
+    s = make_sampler(gc, "codegan")
+    a, b = s.codes(16, 16, seed=0, index=0), s.codes(16, 16, seed=0, index=1)
+    assert a.shape == (6, 16, 16) and (a != b).mean() > 0.3
+    assert np.array_equal(a, s.codes(16, 16, seed=0, index=0))
+    assert gc.context_tables is not None
+    p = make_sampler(gc, "prior")
+    assert (p.codes(16, 16, 0, 0) != p.codes(16, 16, 1, 0)).mean() > 0.3

@@ -12,7 +12,7 @@ from ...bitstream.entropy import PRECISION
 from ...bitstream.errors import InputError
 from ...models.detail import DetailModel
 from ...models.train_layered import LayeredTrainConfig
-from ..export import TABLES_KEY, integer_tables
+from ..export import TABLES_KEY, integer_tables, run_log
 from ..model_store import save_weights
 
 BASE_NOTE = ("VVC intra (ffmpeg libvvenc, preset medium, fixed QP, qpa 0, 10-bit 4:2:0, BT.601 limited range) "
@@ -39,9 +39,7 @@ def export_layered_run(run_dir: str | Path, out_path: str | Path, name: str, dat
     model = DetailModel(cfg.model)
     model.load_state_dict(ckpt["model"])
     step, elapsed = int(ckpt["step"]), round(float(ckpt["elapsed"]), 1)
-    log_path = run_dir / "log.jsonl"
-    log = [json.loads(line) for line in log_path.read_text().splitlines() if line.strip()] if log_path.is_file() else []
-    log = [r for r in log if r.get("step", 0) <= step]
+    log = run_log(run_dir, step)
     tensors = {k: (v.half() if v.is_floating_point() and v.ndim > 1 else v.float())
                for k, v in model.state_dict().items()}
     tensors[TABLES_KEY] = integer_tables(model.prior.logits)
