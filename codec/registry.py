@@ -12,7 +12,7 @@ from typing import Any
 from ..bitstream.errors import InputError
 from .model_store import load_card
 
-DEFAULT_IMAGE_MODEL = "layered"  # the layered codec; gc-c6 was the default before it
+DEFAULT_IMAGE_MODEL = "layered-s"  # the layered codec with band gains; "layered" (no gains) and gc-c6 were defaults before
 
 
 @dataclass(frozen=True)

@@ -88,12 +88,12 @@ def _video() -> bytes:
     return compress_video(str(FIXTURES / "clip_carphone_64x48.mp4"), VideoOptions(progress=False, device="cpu", **VIDEO))
 
 
-def _layered() -> bytes:
+def _layered(model: str = "layered") -> bytes:
     from gcodec.codec.layered import codec as layered_codec
     from gcodec.codec.registry import resolve_model
 
     photo = np.asarray(Image.open(FIXTURES / "photo_200x168.png").convert("RGB"))
-    lm = layered_codec.load_layered(resolve_model("layered", kind="layered"), torch.device("cpu"))
+    lm = layered_codec.load_layered(resolve_model(model, kind="layered"), torch.device("cpu"))
     return layered_codec.compress_at(lm, np.ascontiguousarray(photo[LAYERED_CROP]), **LAYERED)
 
 
@@ -116,6 +116,8 @@ FILES = {  # name -> (maker, how it was made)
     "video.gcodec": (_video, f"tests/fixtures/clip_carphone_64x48.mp4, VideoOptions({VIDEO})"),
     "layered.gcodec": (_layered, f"layered (all latent channels) on tests/fixtures/photo_200x168.png"
                                  f"{_crop(LAYERED_CROP)}, {LAYERED}; decoded at the card's default R"),
+    "layered-s.gcodec": (lambda: _layered("layered-s"), "as layered.gcodec with layered-s (band gains), decoded at "
+                                                        "its default R"),
     "gc-c6-grey-alpha.gcodec": (_gc_planes, "gc-c6 on tests/fixtures/inputs/grey_alpha_binary.png (grey, binary "
                                             "alpha): the source-planes section, tag 16"),
 }
