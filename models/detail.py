@@ -47,7 +47,8 @@ BASE_SCALES = (1, 2, 4)  # the band gains' first index
 LATENT_STRIDE = 32  # latents at 1/32 resolution
 # Tiles (models/tiling.py) in cells of 32 px. The generator's receptive field is thirteen 3x3s at
 # 1/4 (head, trunk, texture branch): 13 * 4 = 52 px; the encoder's a 3x3 and three stride-2 3x3s
-# at 1/4, under 64 px. Two cells (64 px) cover both, so tiles change pixels only by float rounding.
+# at 1/4, under 64 px; the band gains' widest blur adds 9 px (61). Two cells (64 px) cover all,
+# so tiles change pixels only by float rounding.
 TILES = TilePlan(cell=LATENT_STRIDE, tile=32, margin=2)
 
 

@@ -121,3 +121,16 @@ def test_tiled_refinement_lowers_the_loss(tiny_weights, photo):
     with torch.no_grad():
         loss = [refinement_loss(gc.model.decode_symbols(s)[..., :h, :w], x[..., :h, :w]).item() for s in (guess, refined)]
     assert loss[1] < loss[0]
+
+
+def test_tiled_sharpening_decode_matches_whole(sample, monkeypatch):
+    """layered-s sharpens with blurs of up to 9 px radius: still inside the tiles' margin."""
+    lm = layered_codec.load_layered(resolve_model("layered-s", kind="layered"), torch.device("cpu"))
+    base = np.asarray(Image.fromarray(sample).resize((120, 80)).resize(sample.shape[1::-1]))
+    symbols = layered_codec.latent_symbols(lm, sample, base)
+    whole = layered_codec.generate(lm, base, symbols, 5, 0.5, 4)
+    monkeypatch.setattr(tiling, "TILE_PIXELS", 192 * 192)
+    tiles = layered_codec.generate(lm, base, symbols, 5, 0.5, 4)
+    assert np.abs(tiles.astype(int) - whole).max() <= 1
+    assert not np.array_equal(whole, layered_codec.generate(lm, base, symbols, 5, 0.0, 4))  # R = 0.5 sharpens
+
