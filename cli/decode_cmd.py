@@ -22,7 +22,8 @@ from .main import cli
 @click.option("--model", "-m", default=None, help="Model file, when the container's model is not shipped.")
 @click.option("--reference", "-r", default=None, help="Original image: also print PSNR and MS-SSIM against it.")
 @click.option("--realism", type=float, default=None, metavar="R",
-              help="Layered images: 0 = most faithful, 1 = most detail (default: the model's, see `gcodec models`).")
+              help="Layered images: 0 = most faithful, 1 = most detail; with layered-s, up to 0.5 sharpens the "
+                   "decode's own detail and above adds generated grain (default: the model's, see `gcodec models`).")
 @click.option("--half", is_flag=True, help="Run the generator in reduced precision (faster on GPUs).")
 @click.option("--frames", "frame_range", default=None, metavar="A:B", help="Videos: decode only frames A..B-1.")
 @_device_option
