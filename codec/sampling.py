@@ -18,7 +18,6 @@ from typing import Iterator
 
 import numpy as np
 import torch
-from PIL import Image
 from tqdm import tqdm
 
 from ..bitstream import context_model
@@ -26,6 +25,7 @@ from ..bitstream.errors import InputError
 from ..models.codegan import CodeGANConfig, CodeGenerator
 from ..models.gc import MIN_SIDE, STRIDE
 from ..models.image_bank import split_train_val
+from .context_tables import load_photo
 from .gc_codec import LoadedGC, decode_symbols, encode_symbols, pad_to_multiple, to_tensor, to_uint8
 from .model_store import load_weights, save_weights
 from .registry import ModelRef, shipped_models
@@ -109,15 +109,6 @@ def samples(sampler: Sampler, n: int, width: int, height: int, seed: int) -> Ite
         yield sampler.image(sampler.codes(height // STRIDE, width // STRIDE, seed, i))
 
 
-def _shrunk(path: Path, max_side: int) -> np.ndarray:
-    with Image.open(path) as im:
-        im = im.convert("RGB")
-        if max(im.size) > max_side:
-            s = max_side / max(im.size)
-            im = im.resize((max(1, round(im.width * s)), max(1, round(im.height * s))), Image.LANCZOS)
-        return np.asarray(im)
-
-
 def cache_codes(gc: LoadedGC, files: list[Path], out: Path, max_side: int, val_count: int,
                 progress: bool = True) -> tuple[int, int]:
     """Encode every photo (long side shrunk to `max_side`) and write the symbol grids to `out`
@@ -127,7 +118,7 @@ def cache_codes(gc: LoadedGC, files: list[Path], out: Path, max_side: int, val_c
     tensors = {}
     for split, group in (("train", train_files), ("val", val_files)):
         for i, f in enumerate(tqdm(group, desc=f"encode {split} codes", disable=not progress)):
-            x = pad_to_multiple(to_tensor(_shrunk(f, max_side), gc.device))
+            x = pad_to_multiple(to_tensor(load_photo(f, max_side), gc.device))
             tensors[f"{split}.{i:04d}"] = encode_symbols(gc, x)[0].to(torch.uint8).cpu()
     save_weights(tensors, {"gc_model": gc.ref.name, "files": [f.name for f in train_files + val_files]}, out)
     return len(train_files), len(val_files)

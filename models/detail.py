@@ -144,8 +144,16 @@ class DetailGenerator(nn.Module):
         t = F.pixel_shuffle(self.texture(t_in), UNSHUFFLE)
         return t - gaussian_blur(t, self.texture_band) if self.texture_band > 0 else t
 
+    def ramps(self, realism: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(sharpening amount, texture weight) per example: realism_ramps for sharpening models,
+        (0, R) for the others."""
+        return realism_ramps(realism) if self.sharpens else (torch.zeros_like(realism), realism)
+
     def sharpen(self, y0: torch.Tensor, scale: torch.Tensor, amount: torch.Tensor) -> torch.Tensor:
-        """y0 + sum_k (g0 + amount * gS)[scale, k] * band_k(y0); scale, amount: (N,)."""
+        """y0 + sum_k (g0 + amount * gS)[scale, k] * band_k(y0); scale, amount: (N,). y0 itself
+        for models without band gains."""
+        if not self.sharpens:
+            return y0
         index = torch.bucketize(scale.to(y0.device), torch.tensor(BASE_SCALES, device=y0.device))
         amount = amount.view(-1, 1).to(y0.device)
         g0 = self.band_gain[index]
@@ -166,11 +174,8 @@ class DetailGenerator(nn.Module):
         """(y, t, w) with the output at each example's R = y + w * t: y the (sharpened) fidelity
         decode, t the texture residual, w (N,) its weight. scale: (N,) base scales."""
         feat = self.features(base, z)
-        y0 = self.faithful(base, feat)
-        if not self.sharpens:
-            return y0, self.texture_residual(feat, noise, realism), realism
-        amount, weight = realism_ramps(realism)
-        return self.sharpen(y0, scale, amount), self.texture_residual(feat, noise, weight), weight
+        amount, weight = self.ramps(realism)
+        return self.sharpen(self.faithful(base, feat), scale, amount), self.texture_residual(feat, noise, weight), weight
 
 
 class DetailModel(nn.Module):

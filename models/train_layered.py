@@ -24,7 +24,7 @@ import torch
 import torch.nn.functional as F
 from pytorch_msssim import ms_ssim
 
-from .detail import DetailConfig, DetailModel, realism_ramps
+from .detail import DetailConfig, DetailModel
 from .texture_loss import texture_stats_loss
 
 WINDOW = 64
@@ -112,22 +112,32 @@ def frozen_step(model: DetailModel, opt: torch.optim.Optimizer, cfg: LayeredTrai
     noise = torch.randn(x.shape[0], cfg.model.noise, *x.shape[-2:], generator=gen).to(x.device)
     half, r, realism = _halves(x, gen)
     g = model.generator
-    amount, w = realism_ramps(realism) if g.sharpens else (torch.zeros_like(realism), realism)
+    amount, w = g.ramps(realism)
     with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=cfg.bf16):
         with torch.no_grad():
             feat = g.features(base, model.dequantize(model.encode_symbols(x, base)))
             y0 = g.faithful(base, feat)
         with torch.set_grad_enabled(not cfg.gains_only):
             t = g.texture_residual(feat, noise, w)
-        y = g.sharpen(y0, scale, amount) if g.sharpens else y0
+        y = g.sharpen(y0, scale, amount)
     out = (y + w.view(-1, 1, 1, 1) * t).float()
+    return _optimize(opt, cfg, out, x, half, r)
+
+
+def _optimize(opt: torch.optim.Optimizer, cfg: LayeredTrainConfig, out: torch.Tensor, x: torch.Tensor, half: int,
+              r: float, rate: torch.Tensor | None = None) -> dict[str, float]:
+    """One optimizer step on fidelity + r * (texture statistics, energy gap) of the second half
+    (at R = r) + the latent rate; returns the step's stats."""
     fid = fidelity_loss(cfg, out, x)
     tex = texture_stats_loss(out[half:], x[half:], window_regions(x.shape[0] - half, *x.shape[-2:], device=x.device))
     loss = fid + cfg.texture_weight * r * tex + cfg.energy_weight * r * energy_gap(out[half:], x[half:])
+    if rate is not None:
+        loss = loss + cfg.rate_weight * rate
     opt.zero_grad(set_to_none=True)
     loss.backward()
     opt.step()
-    return {"loss": loss.item(), "fidelity": fid.item(), "texture": tex.item(), "train_bpp": 0.0}
+    return {"loss": loss.item(), "fidelity": fid.item(), "texture": tex.item(),
+            "train_bpp": 0.0 if rate is None else rate.item() / 2}
 
 
 def train_step(model: DetailModel, opt: torch.optim.Optimizer, cfg: LayeredTrainConfig, x: torch.Tensor,
@@ -144,13 +154,7 @@ def train_step(model: DetailModel, opt: torch.optim.Optimizer, cfg: LayeredTrain
         z, rate = latents(model, x, base, keep)
         y, t, w = model.generator(base, z, noise, realism, scale)
     out = (y + w.view(-1, 1, 1, 1) * t).float()
-    fid = fidelity_loss(cfg, out, x)
-    tex = texture_stats_loss(out[half:], x[half:], window_regions(x.shape[0] - half, *x.shape[-2:], device=x.device))
-    loss = fid + cfg.texture_weight * r * tex + cfg.energy_weight * r * energy_gap(out[half:], x[half:]) + cfg.rate_weight * rate
-    opt.zero_grad(set_to_none=True)
-    loss.backward()
-    opt.step()
-    return {"loss": loss.item(), "fidelity": fid.item(), "texture": tex.item(), "train_bpp": rate.item() / 2}
+    return _optimize(opt, cfg, out, x, half, r, rate)
 
 
 def energy_gap(out: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
