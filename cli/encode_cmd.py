@@ -43,17 +43,20 @@ from .main import cli
 @click.option("--refine", type=int, default=0, show_default=True, metavar="STEPS",
               help="Images (GC and SC): fit the latents to the image for STEPS gradient steps (+0.3-0.5 dB "
                    "at 20; each step costs ~3 decodes of encode time; the decoder is unchanged).")
-@click.option("--method", type=click.Choice(["supermask", "dense", "sparse"]), default=None,
-              help="Videos: seeded-weight supermasks (default), or the trained dense / pruned sparse NeRV baselines.")
+@click.option("--method", type=click.Choice(["auto", "supermask", "dense", "sparse"]), default=None,
+              help="Videos: seeded-weight supermasks, or the trained dense / pruned sparse NeRV baselines. auto "
+                   "(default) takes the supermask when the budget gives it enough epochs to win, else dense.")
 @click.option("--head", type=click.Choice(["trained", "masked"]), default=None,
               help="Videos, supermask: train the RGB head and store it at 6 bits (default; +0.2-0.6 dB), or "
                    "keep it random and masked like every other layer (the paper's method).")
 @click.option("--epochs", type=float, default=None, help="Videos: training epochs (the encode cost).")
-@click.option("--time-budget", type=float, default=None, help="Videos: training seconds (instead of --epochs).")
+@click.option("--time-budget", type=float, default=None,
+              help="Videos: seconds for the whole encode, reading included (instead of --epochs).")
 @click.option("--max-frames", type=int, default=None, help="Videos: use only the first N frames.")
 @click.option("--resize", default=None, metavar="WxH", help="Videos: resize frames before coding.")
-@click.option("--bf16", is_flag=True, help="Videos: fit in bfloat16 autocast (the file and its decode stay float32; "
-                                         "on a 2-core CPU only 1-10% faster and ~0.1 dB lower on carphone).")
+@click.option("--bf16/--fp32", default=None,
+              help="Videos: fit in bfloat16 autocast or in float32 (the file and its decode stay float32). "
+                   "Default: time both in the first steps and keep the faster (bfloat16 only on CPUs that have it).")
 @click.option("--alpha", type=click.Choice(ALPHA_MODES), default=None,
               help=f"Images with transparency: keep codes the alpha plane losslessly in the file (decodes to "
                    f"RGBA / LA PNG), drop codes the colour only (default: {DEFAULT_ALPHA}).")
@@ -64,7 +67,7 @@ from .main import cli
 def encode(inputs: tuple[str, ...], out: str | None, outdir: str | None, model: str | None, bpp: float | None,
            size_bytes: int | None, kind: str, semantic: str | None, synthesize: str | None, preserve_boxes: tuple[str, ...],
            map_tolerance: int | None, refine: int, method: str | None, head: str | None, epochs: float | None, time_budget: float | None, max_frames: int | None, resize: str | None,
-           bf16: bool, alpha: str | None, device: str, jobs: int, as_json: bool, force: bool) -> None:
+           bf16: bool | None, alpha: str | None, device: str, jobs: int, as_json: bool, force: bool) -> None:
     """Compress images, label maps or videos (mp4/mkv/avi/y4m or a folder of frames) to .gcodec files."""
     from ..codec.video_io import is_video_path
 
@@ -78,12 +81,12 @@ def encode(inputs: tuple[str, ...], out: str | None, outdir: str | None, model: 
                   "--synthesize": synthesize, "--preserve-box": preserve_boxes or None, "--refine": refine or None,
                   "--map-tolerance": map_tolerance, "--alpha": alpha}
     video_only = {"--method": method, "--head": head, "--epochs": epochs, "--time-budget": time_budget, "--max-frames": max_frames,
-                  "--resize": resize, "--bf16": bf16 or None}
+                  "--resize": resize, ("--bf16" if bf16 else "--fp32"): bf16}
     if videos:
         if len(videos) != len(inputs):
             raise InputError("give videos and images in separate commands")
         _refuse(image_only, "images")
-        encode_videos(inputs, out, outdir, bpp, method or "supermask", head or "trained", epochs, time_budget, max_frames,
+        encode_videos(inputs, out, outdir, bpp, method or "auto", head or "trained", epochs, time_budget, max_frames,
                       resize, bf16, device, jobs, as_json, force)
         return
     _refuse(video_only, "videos")

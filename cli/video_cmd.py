@@ -14,8 +14,9 @@ from .main import cli
 @click.option("--data", "videos", multiple=True, required=True, help="video file or frames folder (repeatable)")
 @click.option("--bpp", "bpps", default="0.03,0.1", show_default=True, help="comma-separated target bpps")
 @click.option("--methods", default="supermask,dense,sparse", show_default=True,
-              help="comma-separated: supermask, supermask-masked (the paper's masked RGB head), dense, sparse")
-@click.option("--time-budget", type=float, default=None, help="training seconds per encode (equal for all methods)")
+              help="comma-separated: supermask, supermask-masked (the paper's masked RGB head), dense, sparse, "
+                   "auto (the default encoder's choice)")
+@click.option("--time-budget", type=float, default=None, help="seconds per encode (equal for all methods)")
 @click.option("--epochs", type=float, default=None, help="training epochs per encode (instead of --time-budget)")
 @click.option("--max-frames", type=int, default=None)
 @click.option("--resize", default=None, help="WxH applied to every video")

@@ -106,6 +106,9 @@ class Nerv(nn.Module):
     def __init__(self, cfg: NervConfig, make_weight: WeightFactory) -> None:
         super().__init__()
         self.cfg = cfg
+        # Training sets this: oneDNN's convolutions run 1.6-2x faster on NHWC tensors on CPU
+        # (bikes 480x270, one thread). Decoding keeps NCHW so files decode as they always have.
+        self.channels_last = False
         self.weights = nn.ModuleList()
         self.biases = nn.ParameterList()
         for i, (name, shape, fan_in) in enumerate(cfg.layer_shapes()):
@@ -124,6 +127,8 @@ class Nerv(nn.Module):
         x = F.gelu(F.linear(x, w[0], b[0]))
         x = F.gelu(F.linear(x, w[1], b[1]))
         x = x.view(x.shape[0], cfg.channels[0], cfg.h0, cfg.w0)
+        if self.channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
         for k, s in enumerate(cfg.strides):
             x = F.gelu(F.pixel_shuffle(F.conv2d(x, w[2 + k], b[2 + k], padding=1), s))
         x = F.conv2d(x, w[-1], b[-1], padding=1)

@@ -180,7 +180,7 @@ def validate_only(data: bytes, codec: Codec) -> None:
     from gcodec.codec import gc_codec, labelmap_codec, sc_codec
     from gcodec.codec.layered import base, codec as layered
     from gcodec.codec.registry import resolve_model
-    from gcodec.codec.video_codec import decoder_model
+    from gcodec.codec.video_decode import decoder_model
 
     c, _ = split_planes(unpack(data))  # the source planes decoded and checked
     if c.kind == PayloadKind.VIDEO:

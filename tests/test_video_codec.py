@@ -276,3 +276,36 @@ def test_biases_are_stored_at_six_bits_within_half_a_step() -> None:
         err = np.abs(q[pos : pos + n] * s - b.detach().numpy())
         assert err.max() <= 0.5 * s * 1.01 and np.abs(q[pos : pos + n]).max() >= 30
         pos += n
+
+
+def test_auto_picks_by_the_epochs_a_supermask_fit_gets(clip: tuple[np.ndarray, float]) -> None:
+    from gcodec.codec.video_plan import AUTO_SUPERMASK_MIN_EPOCHS, auto_method
+
+    assert auto_method(AUTO_SUPERMASK_MIN_EPOCHS) == "supermask"
+    assert auto_method(AUTO_SUPERMASK_MIN_EPOCHS * 0.99) == "dense"
+    frames, fps = clip
+    for epochs, expect in ((2, "dense"), (AUTO_SUPERMASK_MIN_EPOCHS, "supermask")):
+        r = compress_frames(frames, fps, VideoOptions(method="auto", **{**FAST, "epochs": epochs}))
+        assert r.method == expect and describe_video(unpack(r.data))["method"] == expect
+    # the default method is auto, and it settles a time budget by timing a supermask step
+    r = compress_frames(frames, fps, VideoOptions(bpp=1.0, time_budget=1.0, progress=False, device="cpu"))
+    assert r.method in ("supermask", "dense") and describe_video(unpack(r.data))["method"] == r.method
+
+
+def test_a_time_budget_covers_the_whole_encode(clip: tuple[np.ndarray, float]) -> None:
+    import time
+
+    frames, fps = clip
+    started = time.perf_counter() - 1.0  # as if reading the video had taken a second
+    r = compress_frames(frames, fps, VideoOptions(method="dense", bpp=1.0, time_budget=3.0, progress=False,
+                                                  device="cpu"), started=started)
+    assert 3.0 * 0.8 < r.seconds < 3.0 * 1.05 + 0.3, r.seconds  # one tiny step past the deadline at most
+    assert r.steps > 0 and r.history[-1][0] < 2.0  # training got what the first second left
+
+
+def test_masked_head_needs_the_supermask_named() -> None:
+    from gcodec.codec.video_codec import check_options
+
+    with pytest.raises(InputError, match="masked head needs --method supermask$"):
+        check_options(VideoOptions(head="masked"))  # auto might pick dense
+    check_options(VideoOptions(head="masked", method="supermask"))

@@ -77,3 +77,52 @@ def test_plan_strides_and_crop() -> None:
     with torch.no_grad():
         out = model(torch.arange(3))
     assert out.shape == (3, 3, 47, 61) and float(out.min()) >= 0 and float(out.max()) <= 1
+
+
+def _tiny_model() -> Nerv:
+    from gcodec.models.supermask import DenseWeight
+
+    cfg = make_config(6, 24, 32, 4)
+    torch.manual_seed(0)
+    return Nerv(cfg, lambda i, _n, shape, fan: DenseWeight(torch.randn(shape) / fan**0.5))
+
+
+def test_channels_last_forward_matches_and_is_reset_after_fit() -> None:
+    from gcodec.models.train_video import TrainBudget, fit
+
+    model = _tiny_model()
+    idx = torch.arange(3)
+    with torch.no_grad():
+        plain = model(idx)
+        model.channels_last = True
+        nhwc = model(idx)
+    assert torch.allclose(plain, nhwc, atol=1e-5)
+    frames = torch.randint(0, 256, (6, 24, 32, 3), dtype=torch.uint8)
+    fit(model, frames, TrainBudget(epochs=2), 1e-2, batch=2, progress=False)
+    assert model.channels_last is False  # decoding runs NCHW, as files always decoded
+
+
+@pytest.mark.parametrize("native", [True, False])
+def test_fit_uses_bf16_where_the_cpu_has_it(monkeypatch: pytest.MonkeyPatch, native: bool) -> None:
+    from gcodec.models import train_video
+    from gcodec.models.train_video import TrainBudget, fit
+
+    monkeypatch.setattr(train_video, "cpu_has_native_bf16", lambda: native)
+    frames = torch.randint(0, 256, (6, 24, 32, 3), dtype=torch.uint8)
+    result = fit(_tiny_model(), frames, TrainBudget(epochs=4), 1e-2, batch=2, bf16=None, progress=False)
+    assert result.steps == 12 and result.bf16 is native and np.isfinite(result.psnr)
+    assert len(result.history) == 1 and result.history[0][0] > 0  # every 10 steps
+    # an explicit choice is kept
+    assert fit(_tiny_model(), frames, TrainBudget(epochs=4), 1e-2, batch=2, bf16=False, progress=False).bf16 is False
+
+
+def test_step_seconds_times_a_step_and_leaves_no_trace() -> None:
+    from gcodec.models.train_video import step_seconds
+
+    model = _tiny_model()
+    before = [p.detach().clone() for p in model.parameters()]
+    frames = torch.randint(0, 256, (6, 24, 32, 3), dtype=torch.uint8)
+    assert 0 < step_seconds(model, frames, batch=4, bf16=False) < 5
+    assert 0 < step_seconds(model, frames, batch=4, bf16=False, limit=0.0) < 5  # stops after one step
+    assert model.channels_last is False and all(p.grad is None for p in model.parameters())
+    assert all(torch.equal(a, b) for a, b in zip(before, model.parameters()))

@@ -20,6 +20,7 @@ import numpy as np
 from ...bitstream.errors import InputError
 from ..ffmpeg import ffmpeg_exe, ffmpeg_has_encoder
 from ..video_codec import METHODS, VideoOptions, compress_frames, decompress_video
+from ..video_plan import AUTO
 from ..video_io import read_video
 from .metrics import ms_ssim, ms_ssim_reason, psnr
 
@@ -69,7 +70,7 @@ def interp_log_bpp(points: Sequence[dict[str, float]], bpp: float, key: str) -> 
 
 # Method names eval-video accepts: the codec's methods, plus the supermask with the paper's
 # masked RGB head (the default supermask trains its head; see HEADS in video_codec.py).
-VARIANTS = {**{m: (m, "trained") for m in METHODS}, "supermask-masked": ("supermask", "masked")}
+VARIANTS = {**{m: (m, "trained") for m in (AUTO, *METHODS)}, "supermask-masked": ("supermask", "masked")}
 
 
 def evaluate_video(path: str, bpps: Sequence[float], methods: Sequence[str], time_budget: float | None,
@@ -94,9 +95,12 @@ def evaluate_video(path: str, bpps: Sequence[float], methods: Sequence[str], tim
             dec_s = time.perf_counter() - start
             m = frame_metrics(frames, dec)
             pts.append({"target_bpp": bpp, "bpp": 8 * len(r.data) / pixels, "bytes": len(r.data),
-                        "train_s": r.seconds, "decode_fps": t / dec_s, "weights": r.config.n_weights(), **m})
+                        "encode_s": r.seconds, "method": r.method, "decode_fps": t / dec_s,
+                        "weights": r.config.n_weights(), "steps": r.steps, "epochs": r.steps * r.batch / t,
+                        "bf16": r.bf16, **m})
             log(f"{Path(path).name} {name} target {bpp}: bpp {pts[-1]['bpp']:.4f} PSNR {m['psnr']:.2f} "
-                f"MS-SSIM {m['ms_ssim']:.4f} train {r.seconds:.0f}s weights {r.config.n_weights()}")
+                f"MS-SSIM {m['ms_ssim']:.4f} encode {r.seconds:.0f}s ({r.method}, {r.steps} steps"
+                f"{', bf16' if r.bf16 else ''}) weights {r.config.n_weights()}")
         res["codecs"][f"gcodec-{name}"] = {"points": pts}
     for name in anchors:
         if not ffmpeg_has_encoder(ANCHORS[name][0]):
