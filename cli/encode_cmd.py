@@ -48,7 +48,7 @@ from .main import cli
                    "(default) takes the supermask when the budget gives it enough epochs to win, else dense.")
 @click.option("--head", type=click.Choice(["trained", "masked"]), default=None,
               help="Videos, supermask: train the RGB head and store it at 6 bits (default; +0.2-0.6 dB), or "
-                   "keep it random and masked like every other layer (the paper's method).")
+                   "keep it random and masked like every other layer (the paper's method; implies the supermask).")
 @click.option("--epochs", type=float, default=None, help="Videos: training epochs (the encode cost).")
 @click.option("--time-budget", type=float, default=None,
               help="Videos: seconds for the whole encode, reading included (instead of --epochs).")
@@ -56,7 +56,7 @@ from .main import cli
 @click.option("--resize", default=None, metavar="WxH", help="Videos: resize frames before coding.")
 @click.option("--bf16/--fp32", default=None,
               help="Videos: fit in bfloat16 autocast or in float32 (the file and its decode stay float32). "
-                   "Default: time both in the first steps and keep the faster (bfloat16 only on CPUs that have it).")
+                   "Default: bfloat16 where the CPU computes it natively (AVX-512 BF16, AMX), else float32.")
 @click.option("--alpha", type=click.Choice(ALPHA_MODES), default=None,
               help=f"Images with transparency: keep codes the alpha plane losslessly in the file (decodes to "
                    f"RGBA / LA PNG), drop codes the colour only (default: {DEFAULT_ALPHA}).")

@@ -133,9 +133,8 @@ def check_options(opts: VideoOptions) -> None:
         raise InputError(f"unknown init {opts.init!r}; choose from {', '.join(INITS)}")
     if opts.head not in HEADS:
         raise InputError(f"unknown head {opts.head!r}; choose from {', '.join(HEADS)}")
-    if opts.head != "trained" and opts.method != "supermask":
-        why = f" ({opts.method} trains every layer)" if opts.method != AUTO else ""
-        raise InputError(f"a {opts.head} head needs --method supermask{why}")
+    if opts.head != "trained" and opts.method not in ("supermask", AUTO):
+        raise InputError(f"a {opts.head} head needs --method supermask ({opts.method} trains every layer)")
     if opts.epochs is not None and opts.time_budget is not None:
         raise InputError("give --epochs or --time-budget, not both")
     for name, v in (("--bpp", opts.bpp), ("--epochs", opts.epochs), ("--time-budget", opts.time_budget),
@@ -201,7 +200,9 @@ def compress_frames(frames: np.ndarray, fps: float, opts: VideoOptions, started:
     clip = torch.from_numpy(frames)
     budget = (TrainBudget(seconds=opts.time_budget) if opts.time_budget is not None
               else TrainBudget(epochs=opts.epochs if opts.epochs is not None else DEFAULT_EPOCHS))
-    method = _auto_method(clip, budget, opts, bf16, device) if opts.method == AUTO else opts.method
+    method = opts.method
+    if method == AUTO:  # a masked head asks for the supermask
+        method = "supermask" if opts.head == "masked" else _auto_method(clip, budget, opts, bf16, device)
     batch = opts.batch or BATCH[method]
     cfg = size_model(t, h, w, opts.bpp, method, opts.sparsities, opts.head)
     model = _build_model(cfg, method, opts, device)

@@ -303,9 +303,11 @@ def test_a_time_budget_covers_the_whole_encode(clip: tuple[np.ndarray, float]) -
     assert r.steps > 0 and r.history[-1][0] < 2.0  # training got what the first second left
 
 
-def test_masked_head_needs_the_supermask_named() -> None:
+def test_a_masked_head_means_the_supermask(clip: tuple[np.ndarray, float]) -> None:
     from gcodec.codec.video_codec import check_options
 
-    with pytest.raises(InputError, match="masked head needs --method supermask$"):
-        check_options(VideoOptions(head="masked"))  # auto might pick dense
-    check_options(VideoOptions(head="masked", method="supermask"))
+    with pytest.raises(InputError, match="masked head needs --method supermask"):
+        check_options(VideoOptions(head="masked", method="dense"))
+    frames, fps = clip
+    r = compress_frames(frames, fps, VideoOptions(head="masked", **{**FAST, "epochs": 1}))  # auto, 1 epoch
+    assert r.method == "supermask" and describe_video(unpack(r.data))["head"] == "masked"
