@@ -118,11 +118,11 @@ class EncodeResult:
     train_psnr: float
     seconds: float  # the whole encode, from `started`
     config: NervConfig
-    method: str = "supermask"  # the method used (AUTO resolved)
-    steps: int = 0
-    batch: int = 0
-    bf16: bool = False
-    history: list[tuple[float, float]] = field(default_factory=list)  # (seconds, training PSNR)
+    method: str  # the method used (AUTO resolved)
+    steps: int
+    batch: int
+    bf16: bool
+    history: list[tuple[float, float]]  # (seconds, training PSNR)
 
 
 def check_options(opts: VideoOptions) -> None:
@@ -143,8 +143,11 @@ def check_options(opts: VideoOptions) -> None:
             raise InputError(f"{name} must be positive, got {v}")
 
 
-def _build_model(cfg: NervConfig, method: str, opts: VideoOptions, device: torch.device) -> Nerv:
-    """The untrained network of a method: seeded random weights (masked for the supermask)."""
+def build_model(frames: int, height: int, width: int, method: str, opts: VideoOptions,
+                device: torch.device) -> Nerv:
+    """The untrained network a method gets for the clip at opts.bpp (`size_model`): seeded random
+    weights (masked for the supermask)."""
+    cfg = size_model(frames, height, width, opts.bpp, method, opts.sparsities, opts.head)
     torch.manual_seed(opts.seed)  # the supermask's score init and the training order
 
     def make_weight(i: int, name: str, shape: tuple[int, ...], fan: int) -> torch.nn.Module:
@@ -180,8 +183,7 @@ def _auto_method(clip: torch.Tensor, budget: TrainBudget, opts: VideoOptions, bf
         return auto_method(budget.epochs)
     t, h, w = clip.shape[:3]
     batch = opts.batch or BATCH["supermask"]
-    probe = _build_model(size_model(t, h, w, opts.bpp, "supermask", opts.sparsities, opts.head), "supermask",
-                         opts, device)
+    probe = build_model(t, h, w, "supermask", opts, device)
     step = step_seconds(probe, clip, batch, bf16, limit=0.02 * budget.seconds)
     return auto_method(budget.seconds / (step * -(-t // batch)))
 
@@ -204,21 +206,19 @@ def compress_frames(frames: np.ndarray, fps: float, opts: VideoOptions, started:
     if method == AUTO:  # a masked head asks for the supermask
         method = "supermask" if opts.head == "masked" else _auto_method(clip, budget, opts, bf16, device)
     batch = opts.batch or BATCH[method]
-    cfg = size_model(t, h, w, opts.bpp, method, opts.sparsities, opts.head)
-    model = _build_model(cfg, method, opts, device)
+    model = build_model(t, h, w, method, opts, device)
     if budget.seconds is not None:  # what the reading, the auto probe and the set-up took is spent
         left = start + budget.seconds - time.perf_counter() - min(PACK_RESERVE_S, 0.02 * budget.seconds)
         budget = TrainBudget(seconds=max(0.01 * budget.seconds, left))
     fitted = _train(model, method, clip, budget, batch, bf16, opts.progress)
-    data = _pack(model, cfg, method, fps, opts, (t, h, w))
-    return EncodeResult(data, fitted.psnr, time.perf_counter() - start, cfg, method, fitted.steps, batch,
+    data = _pack(model, method, fps, opts, (t, h, w))
+    return EncodeResult(data, fitted.psnr, time.perf_counter() - start, model.cfg, method, fitted.steps, batch,
                         fitted.bf16, fitted.history)
 
 
-def _pack(model: Nerv, cfg: NervConfig, method: str, fps: float, opts: VideoOptions,
-          size: tuple[int, int, int]) -> bytes:
+def _pack(model: Nerv, method: str, fps: float, opts: VideoOptions, size: tuple[int, int, int]) -> bytes:
     """The trained network as a VIDEO container (layout: bitstream/FORMAT.md)."""
-    sections = [(TAG_CONFIG, pack_config(cfg, method, fps, opts.seed, opts.init, opts.sparsities))]
+    sections = [(TAG_CONFIG, pack_config(model.cfg, method, fps, opts.seed, opts.init, opts.sparsities))]
     bias_q, bias_scales = _quantize_biases(model)
     if method == "supermask":
         masked = [m for m in model.weights if isinstance(m, SupermaskWeight)]

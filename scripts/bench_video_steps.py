@@ -15,9 +15,8 @@ import time
 import torch
 import torch.nn.functional as F
 
-from gcodec.codec.video_codec import BATCH, VideoOptions, _build_model
+from gcodec.codec.video_codec import BATCH, VideoOptions, build_model
 from gcodec.codec.video_io import parse_size, read_video
-from gcodec.codec.video_plan import size_model
 from gcodec.models.train_video import cpu_has_native_bf16
 
 
@@ -57,8 +56,7 @@ def main() -> None:
     print("method     batch  weights   fp32 NCHW  fp32 NHWC  bf16 NCHW  bf16 NHWC  (ms per step)")
     for method in ("supermask", "dense"):
         opts = VideoOptions(bpp=args.bpp, method=method)
-        model = _build_model(size_model(t, h, w, args.bpp, method, opts.sparsities, opts.head), method, opts,
-                             torch.device("cpu"))
+        model = build_model(t, h, w, method, opts, torch.device("cpu"))
         cells = [step_ms(model, clip, BATCH[method], bf16, nhwc) for bf16 in (False, True) for nhwc in (False, True)]
         print(f"{method:10s} {BATCH[method]:5d} {model.cfg.n_weights():8d} " + " ".join(f"{c:10.0f}" for c in cells))
 
