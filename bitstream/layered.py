@@ -4,7 +4,9 @@ One section, tag 1, so the container adds a single tag, length and CRC:
 
     byte 0      bits 7-6: log2 of the base scale (0, 1, 2 -> 1, 1/2, 1/4; 3 is invalid)
                 bits 5-0: the base stream's QP (informational: the stream carries its own)
-    byte 1      bits 7-4: 0 (reserved); bits 3-0: coded texture-latent channels k
+    byte 1      bit 7: band gains follow; bits 6-4: 0 (reserved); bits 3-0: coded latent channels k
+    2 bytes     only with bit 7: the encoder's band gains (fine << 4 | mid, coarse << 4), each a
+                4-bit code c for a gain of c / 4 (GAIN_STEP)
     varint      n: length of the base stream
     n bytes     the raw VVC intra stream (Annex-B, 10-bit 4:2:0, padded to multiples of 8)
     the rest    the first k latent channels, ANS-coded under the model's per-channel tables
@@ -24,6 +26,9 @@ from .varint import decode_uvarint, encode_uvarint
 SECTION = 1
 SCALE_CODES = {1: 0, 2: 1, 4: 2}
 MAX_CHANNELS = 15
+GAINS_FLAG = 0x80  # byte 1: band gains follow
+GAIN_STEP = 0.25  # a gain code c means a gain of c * GAIN_STEP
+MAX_GAIN_CODE = 15
 
 
 @dataclass(frozen=True)
@@ -33,6 +38,8 @@ class LayeredPayload:
     channels: int  # coded latent channels k, 0..15
     base: bytes  # raw VVC stream
     latents: bytes  # ANS payload of the k channels
+    # the encoder's band gains (fine, mid, coarse) as codes 0..15 (gain = code * GAIN_STEP), or None
+    gains: tuple[int, int, int] | None = None
 
     def __post_init__(self) -> None:
         if self.scale not in SCALE_CODES:
@@ -41,10 +48,14 @@ class LayeredPayload:
             raise ValueError(f"QP {self.qp} or channel count {self.channels} out of range")
         if not self.base:
             raise ValueError("the base stream is empty")
+        if self.gains is not None and (len(self.gains) != 3 or not all(0 <= g <= MAX_GAIN_CODE for g in self.gains)):
+            raise ValueError(f"band gain codes must be three numbers in 0..{MAX_GAIN_CODE}, got {self.gains}")
 
 
 def pack_payload(p: LayeredPayload) -> bytes:
-    head = bytes([(SCALE_CODES[p.scale] << 6) | p.qp, p.channels])
+    head = bytes([(SCALE_CODES[p.scale] << 6) | p.qp, p.channels | (GAINS_FLAG if p.gains is not None else 0)])
+    if p.gains is not None:
+        head += bytes([p.gains[0] << 4 | p.gains[1], p.gains[2] << 4])
     return head + encode_uvarint(len(p.base)) + p.base + p.latents
 
 
@@ -52,12 +63,19 @@ def unpack_payload(data: bytes) -> LayeredPayload:
     """Parse the section; FormatError / TruncatedError for anything malformed."""
     if len(data) < 3:
         raise TruncatedError("layered image section ends inside its header")
-    code, channels = data[0] >> 6, data[1]
+    code, channels, pos = data[0] >> 6, data[1] & ~GAINS_FLAG, 2
     if code == 3:
         raise FormatError("layered image: invalid base scale code 3")
     if channels >> 4:
-        raise FormatError(f"layered image: reserved bits set in byte 1 ({channels:#04x})")
-    n, pos = decode_uvarint(data, 2, "base stream length")
+        raise FormatError(f"layered image: reserved bits set in byte 1 ({data[1]:#04x})")
+    gains = None
+    if data[1] & GAINS_FLAG:
+        if len(data) < 5:
+            raise TruncatedError("layered image section ends inside its band gains")
+        if data[3] & 15:
+            raise FormatError(f"layered image: reserved bits set in the band gains ({data[3]:#04x})")
+        gains, pos = (data[2] >> 4, data[2] & 15, data[3] >> 4), 4
+    n, pos = decode_uvarint(data, pos, "base stream length")
     if n == 0:
         raise FormatError("layered image: the base stream is empty")
     if pos + n > len(data):
@@ -68,4 +86,4 @@ def unpack_payload(data: bytes) -> LayeredPayload:
     if channels and not latents:
         raise TruncatedError(f"layered image: {channels} latent channels are coded but their bytes are missing")
     scale = {v: k for k, v in SCALE_CODES.items()}[code]
-    return LayeredPayload(scale, data[0] & 63, channels, bytes(data[pos : pos + n]), latents)
+    return LayeredPayload(scale, data[0] & 63, channels, bytes(data[pos : pos + n]), latents, gains)

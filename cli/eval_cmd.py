@@ -27,7 +27,10 @@ DEFAULT_CODECS = "gcodec,jpeg,webp,avif,avif-ds2,avif-ds4,hevc,av1,vvc"
 @click.option("--device", default="auto", show_default=True)
 @click.option("--half", is_flag=True, help="Decode gcodec models in reduced precision.")
 @click.option("--realism", "realisms", default="0", show_default=True,
-              help="Layered curves: comma-separated decode realism values R in [0, 1].")
+              help="Layered curves: comma-separated decode realism values R in [0, 1], one curve per R.")
+@click.option("--gc-realism", "gc_realisms", default=None,
+              help="GC curves: comma-separated R values, one curve per R as NAME-R<r> (each model needs a detail "
+                   "stage; default: one curve at each model's default decode).")
 @click.option("--targets", default="0.02,0.03,0.05,0.08", show_default=True,
               help="Layered curves: comma-separated --bpp targets (the settings).")
 @click.option("--resume", default=None, type=click.Path(dir_okay=False),
@@ -35,7 +38,7 @@ DEFAULT_CODECS = "gcodec,jpeg,webp,avif,avif-ds2,avif-ds4,hevc,av1,vvc"
 @click.option("--refine", type=int, default=0, show_default=True, metavar="STEPS",
               help="Also run each gcodec curve with STEPS of latent refinement (as NAME-refineSTEPS).")
 def eval_(data: tuple[str, ...], codecs: str, out_json: str | None, plot: str | None, max_images: int,
-          bpp_range: str, n_settings: int, device: str, half: bool, realisms: str, targets: str, resume: str | None,
+          bpp_range: str, n_settings: int, device: str, half: bool, realisms: str, gc_realisms: str | None, targets: str, resume: str | None,
           refine: int) -> None:
     """Measure bytes, bpp, PSNR, MS-SSIM, texture retention and seconds per image and setting."""
     from dataclasses import replace
@@ -43,7 +46,8 @@ def eval_(data: tuple[str, ...], codecs: str, out_json: str | None, plot: str | 
     from ..codec.eval import classical
     from ..codec.eval.images import evaluate, list_images, parse_codec_spec
     from ..codec.device import pick_device
-    from ..codec.eval.gc_curves import gcodec_codecs, refined_name
+    from ..codec.eval.gc_curves import gcodec_codecs
+    from ..codec.layered.codec import check_realism
 
     try:
         lo, hi = (float(v) for v in bpp_range.split(","))
@@ -53,21 +57,25 @@ def eval_(data: tuple[str, ...], codecs: str, out_json: str | None, plot: str | 
 
     try:
         r_values = [float(v) for v in realisms.split(",")]
+        gc_values = [float(v) for v in gc_realisms.split(",")] if gc_realisms else []
         t_values = tuple(float(v) for v in targets.split(","))
     except ValueError:
-        raise InputError(f"--realism and --targets take comma-separated numbers, got {realisms!r}, {targets!r}") from None
+        raise InputError(f"--realism, --gc-realism and --targets take comma-separated numbers, got {realisms!r}, "
+                         f"{gc_realisms!r}, {targets!r}") from None
     if not all(t > 0 for t in t_values):
         raise InputError(f"--targets must be positive, got {targets!r}")
     layered_names = [p.strip() for p in codecs.split(",") if p.strip().startswith("layered:")]
     names = parse_codec_spec(codecs, extra_names=["gcodec", "layered", *layered_names])
     if refine < 0:
         raise InputError(f"--refine must be >= 0, got {refine}")
-    extra: dict = dict(gcodec_codecs(names, pick_device(device), half, refine))
+    for r in r_values + gc_values:
+        check_realism(r)
+    gc_curves = gcodec_codecs(names, pick_device(device), half, refine, gc_values or None)
     layered = layered_codecs(names, pick_device(device), r_values, t_values)
-    extra.update(layered)
-    names = [m for n in names for m in ([c for c in layered if c.startswith(n + "-R")] if n.startswith("layered") else [n])]
-    if refine:  # each gcodec curve right before its refined twin
-        names = [m for n in names for m in ([n, refined_name(n, refine)] if n in extra else [n])]
+    extra: dict = {**gc_curves, **layered}
+    # a gcodec or layered spec stands for its curves (per R; each gcodec curve right before its refined twin)
+    names = [m for n in names for m in ([c for c in extra if c == n or c.startswith(n + "-")]
+                                        if n.split(":")[0] in ("gcodec", "layered") else [n])]
     if n_settings < 0:
         raise InputError(f"--settings must be >= 0, got {n_settings}")
     if n_settings:

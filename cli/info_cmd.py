@@ -63,7 +63,9 @@ def models(as_json: bool) -> None:
                      "mb": round(m.path.stat().st_size / 1e6, 1), "validation": v, "eval": e,
                      **({"base_codec": m.card.get("base_codec"), "default_realism": m.card.get("default_realism")}
                         if m.kind == "layered" else {}),
-                     **({"gc_model": m.card.get("gc_model", {}).get("name")} if m.kind == "codegan" else {})})
+                     **({"gc_model": m.card.get("gc_model", {}).get("name")} if m.kind == "codegan" else {}),
+                     **({"base_model": m.card.get("base_model"), "default_realism": m.card.get("default_realism")}
+                        if m.kind == "detail" else {})})
     if as_json:
         click.echo(json.dumps(rows))
         return
@@ -79,6 +81,8 @@ def models(as_json: bool) -> None:
             meas = f"validation: mIoU {100 * v['mIoU']:.2f}"
         elif r["kind"] == "codegan":  # a code sampler has no rate or quality of its own
             meas = f"samples codes for {r['gc_model']} (gcodec sample --source codegan)"
+        elif r["kind"] == "detail":  # a stage has no rate of its own: it decodes its GC model's files
+            meas = f"--realism for {r['base_model']} files (default R {r['default_realism']:g})"
         else:
             meas = ""
         click.echo(f"{r['name'] + (' *' if r['default'] else ''):<{width}} {r['kind']:<13} {r['mb']:>5}  {meas}")

@@ -24,7 +24,7 @@ def cli() -> None:
 def _register() -> None:
     # command modules attach themselves to `cli` on import
     from . import (decode_cmd, encode_cmd, eval_cmd, export_cmd, info_cmd, sc_cmd, seg_cmd, train_cmd,  # noqa: F401
-                   sample_cmd, train_codegan_cmd, train_layered_cmd, video_cmd)
+                   sample_cmd, train_codegan_cmd, train_detail_cmd, train_layered_cmd, video_cmd)
 
 
 _register()

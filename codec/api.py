@@ -21,6 +21,7 @@ from . import gc_codec, labelmap_codec, sc_codec
 from .device import pick_device
 from .layered import codec as layered_codec
 from .registry import DEFAULT_IMAGE_MODEL, ModelRef, resolve_model
+from .stage.stage import LoadedStage, load_stage, stage_for
 
 M = TypeVar("M")
 
@@ -52,6 +53,7 @@ class Codec:
     _gc: dict[str, gc_codec.LoadedGC] = field(default_factory=dict)
     _sc: dict[str, sc_codec.LoadedSC] = field(default_factory=dict)
     _layered: dict[str, layered_codec.LoadedLayered] = field(default_factory=dict)
+    _stages: dict[str, LoadedStage] = field(default_factory=dict)
     # threads share one Codec (`encode --jobs`, the Python API): each model is loaded once
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
@@ -67,6 +69,19 @@ class Codec:
 
     def layered(self, ref: ModelRef) -> layered_codec.LoadedLayered:
         return self._cached(self._layered, ref, layered_codec.load_layered)
+
+    def detail(self, ref: ModelRef, realism: float | None) -> tuple[LoadedStage, float] | None:
+        """(the GC model's detail stage, R): the stage's default R when `realism` is None; None when
+        R = 0 or no stage is installed (InputError if an R > 0 was asked for)."""
+        stage = stage_for(ref)
+        if stage is None:
+            if realism:
+                raise InputError(f"--realism {realism:g} needs a detail stage for {ref.name}, and none is installed "
+                                 "(gcodec train detail trains one)")
+            return None
+        loaded = self._cached(self._stages, stage, load_stage)
+        r = loaded.default_realism if realism is None else realism
+        return (loaded, r) if r > 0 else None
 
     def encode_image(self, image: np.ndarray, model: str | None = None, refine_steps: int = 0,
                      progress: bool = False, bpp: float | None = None, size: int | None = None,
@@ -125,7 +140,8 @@ class Codec:
     def decode(self, data: bytes, model: str | None = None, realism: float | None = None
                ) -> tuple[Container, np.ndarray]:
         """Container bytes -> (container, decoded array: RGB image or (H, W) label map). `realism` in
-        [0, 1] applies to layered images (None: the model's default)."""
+        [0, 1] applies to layered images and to GC images with a detail stage (None: the model's or
+        stage's default; 0 is always the GC decode itself)."""
         if realism is not None:
             layered_codec.check_realism(realism)
         full = unpack(data)
@@ -133,13 +149,14 @@ class Codec:
         if c.kind == PayloadKind.LAYERED_IMAGE:
             ref = resolve_model(model or c.model_id, kind="layered")
             return full, apply_planes(layered_codec.decompress(self.layered(ref), c, realism, half=self.half), planes)
-        if realism is not None:
-            raise InputError(f"--realism applies to layered images; this is a {KIND_NAMES[c.kind]} file")
-        if c.kind == PayloadKind.LABEL_MAP:
-            return full, labelmap_codec.decompress(c)
         if c.kind == PayloadKind.GC_IMAGE:
             ref = resolve_model(model or c.model_id, kind="gc")
-            return full, apply_planes(gc_codec.decompress(self.gc(ref), c, half=self.half), planes)
+            detail = self.detail(ref, realism)
+            return full, apply_planes(gc_codec.decompress(self.gc(ref), c, half=self.half, detail=detail), planes)
+        if realism is not None:
+            raise InputError(f"--realism applies to layered and GC images; this is a {KIND_NAMES[c.kind]} file")
+        if c.kind == PayloadKind.LABEL_MAP:
+            return full, labelmap_codec.decompress(c)
         if c.kind == PayloadKind.SC_IMAGE:
             ref = resolve_model(model or c.model_id, kind="sc")
             return full, apply_planes(sc_codec.decompress(self.sc(ref), c, half=self.half), planes)
@@ -187,12 +204,13 @@ def describe(data: bytes) -> dict[str, Any]:
                 pass
             extra["preserved_boxes"] = [list(b) for b in boxes]
     if c.kind == PayloadKind.LAYERED_IMAGE:
-        from ..bitstream.layered import SECTION, unpack_payload
+        from ..bitstream.layered import GAIN_STEP, SECTION, unpack_payload
 
         p = unpack_payload(c.section(SECTION))
         extra["section_names"] = {str(SECTION): "layered"}
         extra["layered"] = {"base_codec": "VVC intra", "qp": p.qp, "scale": f"1/{p.scale}",
-                            "base_bytes": len(p.base), "latent_bytes": len(p.latents), "latent_channels": p.channels}
+                            "base_bytes": len(p.base), "latent_bytes": len(p.latents), "latent_channels": p.channels,
+                            **({"band_gains": [c * GAIN_STEP for c in p.gains]} if p.gains is not None else {})}
     if c.kind in IMAGE_KINDS and c.has_section(SECTION_PLANES):
         extra.update(_describe_planes(c))
         extra.setdefault("section_names", {})[str(SECTION_PLANES)] = "source planes"

@@ -53,6 +53,19 @@ def _read_run(run_dir: Path) -> tuple[GCTrainConfig, dict[str, torch.Tensor], li
     return cfg, state, run_log(run_dir), at
 
 
+def load_checkpoint(run_dir: Path) -> dict[str, Any]:
+    """A run folder's checkpoint.pt (tensors only, never objects); InputError if it has none."""
+    path = Path(run_dir) / "checkpoint.pt"
+    if not path.is_file():
+        raise InputError(f"{run_dir} has no checkpoint.pt")
+    return torch.load(path, map_location="cpu", weights_only=True)
+
+
+def half_weights(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Weight matrices and kernels as float16 (half the file), vectors and scalars as float32."""
+    return {k: (v.half() if v.is_floating_point() and v.ndim > 1 else v.float()) for k, v in state.items()}
+
+
 def run_log(run_dir: Path, up_to_step: int | None = None) -> list[dict[str, Any]]:
     """A run folder's log.jsonl records ([] if none), those after `up_to_step` left out (the
     exported checkpoint's step: a log copied later may run past it)."""
@@ -128,9 +141,7 @@ def export_codegan_run(run_dir: str | Path, out_path: str | Path, name: str, dat
 
     run_dir = Path(run_dir)
     cfg = CodeGANTrainConfig.from_dict(json.loads((run_dir / "config.json").read_text()))
-    if not (run_dir / "checkpoint.pt").is_file():
-        raise InputError(f"{run_dir} has no checkpoint.pt")
-    ckpt = torch.load(run_dir / "checkpoint.pt", map_location="cpu", weights_only=True)
+    ckpt = load_checkpoint(run_dir)
     g = CodeGenerator(cfg.model)
     g.load_state_dict(ckpt["generator"])
     log = run_log(run_dir, int(ckpt["step"]))

@@ -12,6 +12,7 @@ so no other side information is stored.
 
 from __future__ import annotations
 
+import zlib
 from dataclasses import dataclass
 
 import numpy as np
@@ -28,6 +29,7 @@ from .device import tile_batch
 from .export import TABLES_KEY
 from .model_store import load_weights
 from .registry import ModelRef
+from .stage.stage import LoadedStage, apply_stage
 
 SECTION_LATENTS = 1
 SECTION_CONTEXT_LATENTS = 2
@@ -146,9 +148,17 @@ def decode_latents(gc: LoadedGC, c: Container) -> np.ndarray:
     return decode_categorical(c.section(SECTION_LATENTS), gc.tables, channel).reshape(shape)
 
 
+def latent_seed(c: Container) -> int:
+    """The detail stage's noise seed: a CRC of the latent section, so each file draws its own field."""
+    tag = SECTION_CONTEXT_LATENTS if c.has_section(SECTION_CONTEXT_LATENTS) else SECTION_LATENTS
+    return zlib.crc32(c.section(tag))
+
+
 @torch.inference_mode()
-def decompress(gc: LoadedGC, c: Container, half: bool = False) -> np.ndarray:
-    """Container -> RGB uint8 (H, W, 3)."""
+def decompress(gc: LoadedGC, c: Container, half: bool = False, detail: tuple[LoadedStage, float] | None = None
+               ) -> np.ndarray:
+    """Container -> RGB uint8 (H, W, 3); `detail`: a detail stage (codec/stage/) and the realism R
+    it decodes at (R = 0: the GC decode itself)."""
     if c.kind != PayloadKind.GC_IMAGE:
         raise UnsupportedError(f"not a GC image file (payload kind {int(c.kind)})")
     if c.model_id != gc.ref.name or c.model_digest != gc.ref.digest:
@@ -158,4 +168,6 @@ def decompress(gc: LoadedGC, c: Container, half: bool = False) -> np.ndarray:
     with torch.autocast(gc.device.type, dtype=torch.bfloat16 if gc.device.type == "cpu" else torch.float16,
                         enabled=half):
         x = decode_symbols(gc, symbols)
+    if detail is not None and detail[1] > 0:
+        x = apply_stage(detail[0], x.float(), gc.model.quantizer.dequantize(symbols), latent_seed(c), detail[1])
     return to_uint8(x, *c.size)

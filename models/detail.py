@@ -15,7 +15,9 @@ a = min(1, 2R) and s = max(0, 2R - 1):
 
     out(R) = y0 + sum_k (g0[b, k] + a * gS[b, k]) * band_k(y0) + s * texture(base, z, noise, s)
 
-where band_k are difference-of-Gaussians bands of y0 and b is the base scale. An MSE-trained
+where band_k are difference-of-Gaussians bands of y0 and b is the base scale. A file may carry
+its own gains in place of gS (`signaled`): the encoder, which sees the original, picks them per
+image (codec/layered/gains.py). An MSE-trained
 y0 carries less detail energy than the original, and MS-SSIM's contrast-structure term
 prefers matched energy: g0, fitted on MS-SSIM, sharpens a little at R = 0; gS, fitted on
 texture statistics, sharpens more up to R = 0.5, detail that follows the image at a small
@@ -113,6 +115,7 @@ class DetailGenerator(nn.Module):
         super().__init__()
         w, px = cfg.width, 3 * UNSHUFFLE**2
         self.texture_band = cfg.texture_band
+        self.noise_channels = cfg.noise
         self.head = nn.Conv2d(px + cfg.channels, w, 3, padding=1)
         self.trunk = nn.Sequential(*[Block(w) for _ in range(cfg.blocks)])
         self.fidelity = nn.Conv2d(w, px, 3, padding=1)
@@ -149,9 +152,10 @@ class DetailGenerator(nn.Module):
         (0, R) for the others."""
         return realism_ramps(realism) if self.sharpens else (torch.zeros_like(realism), realism)
 
-    def sharpen(self, y0: torch.Tensor, scale: torch.Tensor, amount: torch.Tensor) -> torch.Tensor:
-        """y0 + sum_k (g0 + amount * gS)[scale, k] * band_k(y0); scale, amount: (N,). y0 itself
-        for models without band gains."""
+    def sharpen(self, y0: torch.Tensor, scale: torch.Tensor, amount: torch.Tensor,
+                signaled: torch.Tensor | None = None) -> torch.Tensor:
+        """y0 + sum_k (g0 + amount * gS)[scale, k] * band_k(y0); scale, amount: (N,); `signaled`
+        (N, 3), a file's own gains, replaces gS. y0 itself for models without band gains."""
         if not self.sharpens:
             return y0
         index = torch.bucketize(scale.to(y0.device), torch.tensor(BASE_SCALES, device=y0.device))
@@ -159,7 +163,8 @@ class DetailGenerator(nn.Module):
         g0 = self.band_gain[index]
         if torch.is_grad_enabled():  # g0 learns from the R = 0 examples only, gS from the others
             g0 = torch.where(amount > 0, g0.detach(), g0)
-        gains = g0 + amount * self.sharpen_gain[index]
+        gs = self.sharpen_gain[index] if signaled is None else signaled.to(y0.device, g0.dtype)
+        gains = g0 + amount * gs
         with torch.autocast(y0.device.type, enabled=False):  # float32: bf16 blurs are slow and coarse
             y0 = y0.float()
             out, low = y0, y0
@@ -170,12 +175,15 @@ class DetailGenerator(nn.Module):
         return out
 
     def forward(self, base: torch.Tensor, z: torch.Tensor, noise: torch.Tensor, realism: torch.Tensor,
-                scale: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+                scale: torch.Tensor, signaled: torch.Tensor | None = None
+                ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """(y, t, w) with the output at each example's R = y + w * t: y the (sharpened) fidelity
-        decode, t the texture residual, w (N,) its weight. scale: (N,) base scales."""
+        decode, t the texture residual, w (N,) its weight. scale: (N,) base scales; signaled:
+        optional (N, 3) gains in place of gS."""
         feat = self.features(base, z)
         amount, weight = self.ramps(realism)
-        return self.sharpen(self.faithful(base, feat), scale, amount), self.texture_residual(feat, noise, weight), weight
+        y = self.sharpen(self.faithful(base, feat), scale, amount, signaled)
+        return y, self.texture_residual(feat, noise, weight), weight
 
 
 class DetailModel(nn.Module):
@@ -206,12 +214,14 @@ class DetailModel(nn.Module):
         return self.quantizer.dequantize(symbols)
 
     def decode(self, base: torch.Tensor, z: torch.Tensor, noise: torch.Tensor, realism: float,
-               scale: int | torch.Tensor = 1) -> torch.Tensor:
-        """The image at R = `realism` from (upscaled) bases coded at 1/`scale` (int, or (N,)) and latents z."""
+               scale: int | torch.Tensor = 1, signaled: tuple[float, float, float] | None = None) -> torch.Tensor:
+        """The image at R = `realism` from (upscaled) bases coded at 1/`scale` (int, or (N,)) and
+        latents z; `signaled`: a file's band gains, in place of the model's gS."""
         n = base.shape[0]
         r = torch.full((n,), float(realism), device=base.device)
         scales = scale if isinstance(scale, torch.Tensor) else torch.full((n,), scale, device=base.device)
-        y, t, w = self.generator(base, z, noise, r, scales)
+        gains = None if signaled is None else torch.tensor([signaled] * n, dtype=torch.float32, device=base.device)
+        y, t, w = self.generator(base, z, noise, r, scales, gains)
         return y + w.view(-1, 1, 1, 1).to(t.dtype) * t if float(w.max()) > 0 else y
 
 

@@ -121,13 +121,14 @@ def frozen_step(model: DetailModel, opt: torch.optim.Optimizer, cfg: LayeredTrai
             t = g.texture_residual(feat, noise, w)
         y = g.sharpen(y0, scale, amount)
     out = (y + w.view(-1, 1, 1, 1) * t).float()
-    return _optimize(opt, cfg, out, x, half, r)
+    return optimize(opt, cfg, out, x, half, r)
 
 
-def _optimize(opt: torch.optim.Optimizer, cfg: LayeredTrainConfig, out: torch.Tensor, x: torch.Tensor, half: int,
+def optimize(opt: torch.optim.Optimizer, cfg: Any, out: torch.Tensor, x: torch.Tensor, half: int,
               r: float, rate: torch.Tensor | None = None) -> dict[str, float]:
-    """One optimizer step on fidelity + r * (texture statistics, energy gap) of the second half
-    (at R = r) + the latent rate; returns the step's stats."""
+    """One optimizer step on fidelity + r * (texture statistics, energy gap) of the examples from
+    `half` on (at R = r) + the latent rate; returns the step's stats. `cfg`: any config with the
+    loss weights (LayeredTrainConfig, models/train_stage.py's StageTrainConfig)."""
     fid = fidelity_loss(cfg, out, x)
     tex = texture_stats_loss(out[half:], x[half:], window_regions(x.shape[0] - half, *x.shape[-2:], device=x.device))
     loss = fid + cfg.texture_weight * r * tex + cfg.energy_weight * r * energy_gap(out[half:], x[half:])
@@ -154,7 +155,7 @@ def train_step(model: DetailModel, opt: torch.optim.Optimizer, cfg: LayeredTrain
         z, rate = latents(model, x, base, keep)
         y, t, w = model.generator(base, z, noise, realism, scale)
     out = (y + w.view(-1, 1, 1, 1) * t).float()
-    return _optimize(opt, cfg, out, x, half, r, rate)
+    return optimize(opt, cfg, out, x, half, r, rate)
 
 
 def energy_gap(out: torch.Tensor, x: torch.Tensor) -> torch.Tensor:

@@ -78,7 +78,7 @@ def bench_layered(image: np.ndarray, device: torch.device, repeats: int) -> None
             p, symbols = lc.parse(lm, c)
             t_base, base = _median_seconds(lambda: decode_base(p.base, h, w, p.scale), repeats, device)
             for realism in (0.0, 1.0):
-                t_gen, _ = _median_seconds(lambda: lc.generate(lm, base, symbols, 0, realism, p.scale), repeats, device)
+                t_gen, _ = _median_seconds(lambda: lc.generate(lm, base, symbols, 0, realism, p.scale, gains=p.gains), repeats, device)
                 t_all, out = _median_seconds(lambda: lc.decompress(lm, c, realism), repeats, device)
                 print(f"{ref.name} scale 1/{scale} QP {qp} ({8 * len(data) / (h * w):.3f} bpp) R={realism:g}: "
                       f"decode {1000 * t_all:7.1f} ms = base {1000 * t_base:6.1f} ms + generator "

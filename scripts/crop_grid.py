@@ -4,8 +4,9 @@
     python scripts/crop_grid.py IMAGE --model layered-c4 --bpp 0.03 --realism 0,0.6 --codecs vvc \
         --also gc-c6 --crop X,Y,W,H -o docs/crops_layered.png
 
-A layered model is encoded at `--bpp` and shown once per `--realism` value; `--also` adds
-other gcodec models at their own rate.
+A layered model is encoded at `--bpp`, a GC model at its own rate; either is shown once per
+`--realism` value (GC models: R > 0 needs a detail stage); `--also` adds other gcodec models at
+their own rate (and default decode).
 
 For each classical codec the setting whose whole-file bpp on this image is closest to
 gcodec's (not above it when possible) is chosen; each panel is labelled with its bpp,
@@ -45,7 +46,8 @@ def main() -> None:
     ap.add_argument("--codecs", default="avif,avif-ds2")
     ap.add_argument("--refine", type=int, default=0, help="also show gcodec with this many refinement steps")
     ap.add_argument("--bpp", type=float, default=None, help="layered models: the rate to encode at")
-    ap.add_argument("--realism", default="0", help="layered models: comma-separated R values, one panel each")
+    ap.add_argument("--realism", default="0", help="comma-separated R values, one panel each (GC models: with a "
+                    "detail stage)")
     ap.add_argument("--also", default="", help="comma-separated gcodec models shown at their own rate")
     ap.add_argument("-o", "--out", required=True)
     args = ap.parse_args()
@@ -55,11 +57,8 @@ def main() -> None:
     codec = Codec(torch.device("cpu"))
     data = codec.encode_image(image, args.model, bpp=args.bpp)
     panels = [("original", image)]
-    if args.bpp is None:
-        panels.append((f"gcodec {args.model}: {8 * len(data) / (h * w):.3f} bpp", codec.decode(data)[1]))
-    else:
-        for r in (float(v) for v in args.realism.split(",")):
-            panels.append((f"{args.model} R={r:g}: {8 * len(data) / (h * w):.3f} bpp", codec.decode(data, realism=r)[1]))
+    for r in (float(v) for v in args.realism.split(",")):
+        panels.append((f"{args.model} R={r:g}: {8 * len(data) / (h * w):.3f} bpp", codec.decode(data, realism=r)[1]))
     if args.refine > 0:
         refined = codec.encode_image(image, args.model, args.refine)
         panels.append((f"gcodec refine {args.refine}: {8 * len(refined) / (h * w):.3f} bpp", codec.decode(refined)[1]))

@@ -63,15 +63,18 @@ def photo_path() -> Path:
 TINY_LAYERED = {"width": 8, "blocks": 1, "channels": 2, "levels": 5, "noise": 1}
 
 
-def make_tiny_layered(path: Path, name: str = "tiny-layered", seed: int = 0, default_realism: float = 0.5) -> Path:
-    """An untrained layered detail model whose texture head draws visible detail (so R matters)."""
+def make_tiny_layered(path: Path, name: str = "tiny-layered", seed: int = 0, default_realism: float = 0.5,
+                      sharpen: bool = False) -> Path:
+    """An untrained layered detail model whose texture head draws visible detail (so R matters);
+    with `sharpen`, band gains (all zero) and files that carry the encoder's gains."""
     from gcodec.models.detail import DetailConfig, DetailModel
 
     torch.manual_seed(seed)
-    model = DetailModel(DetailConfig.from_dict(TINY_LAYERED))
+    config = {**TINY_LAYERED, "sharpen": sharpen}
+    model = DetailModel(DetailConfig.from_dict(config))
     with torch.no_grad():
         model.generator.texture[-1].weight.normal_(0, 0.05)
-    card = {"name": name, "kind": "layered", "config": TINY_LAYERED, "default_realism": default_realism}
+    card = {"name": name, "kind": "layered", "config": config, "default_realism": default_realism}
     return save_tiny_model(model, card, path)
 
 

@@ -64,9 +64,9 @@ def test_decode_realism_out_of_range(layered_weights, tmp_path, realism):
     assert not png.exists()
 
 
-def test_realism_refused_for_gc_files(layered_weights, tmp_path, photo_path):
+def test_realism_refused_for_gc_files_without_a_stage(layered_weights, tmp_path, photo_path):
     out = tmp_path / "g.gcodec"
     assert run("encode", str(photo_path), "-o", str(out), "-m", "tiny").exit_code == 0
     r = run("decode", str(out), "-o", str(tmp_path / "g.png"), "--realism", "0.5")
-    assert r.exit_code == 1 and "--realism applies to layered images" in r.stderr
+    assert r.exit_code == 1 and "needs a detail stage for tiny" in r.stderr
     assert not (tmp_path / "g.png").exists()

@@ -30,7 +30,7 @@ def is_validation(path: Path, fraction: float = 1 / 32) -> bool:
     return h < fraction * 2**32
 
 
-def _crop(image: np.ndarray, side: int, rng: np.random.Generator) -> np.ndarray:
+def crop(image: np.ndarray, side: int, rng: np.random.Generator) -> np.ndarray:
     h, w = image.shape[:2]
     if h < side or w < side:  # pad small images by reflection
         image = np.pad(image, ((0, max(0, side - h)), (0, max(0, side - w)), (0, 0)), mode="reflect")
@@ -42,13 +42,13 @@ def _crop(image: np.ndarray, side: int, rng: np.random.Generator) -> np.ndarray:
 def _code_image(args: tuple[str, int, int, int]) -> list[tuple[np.ndarray, np.ndarray, int, int, int]]:
     path, seed, side, qps_per_scale = args
     rng = np.random.default_rng(seed)
-    crop = _crop(load_rgb(Path(path)), side, rng)
+    original = crop(load_rgb(Path(path)), side, rng)
     rows = []
     for scale in SCALES:
         lo, hi = QP_SPAN[scale]
         for qp in rng.choice(np.arange(lo, hi + 1), size=qps_per_scale, replace=False):
-            stream = encode_base(crop, scale, int(qp))
-            rows.append((crop, decode_base(stream, side, side, scale), scale, int(qp), len(stream)))
+            stream = encode_base(original, scale, int(qp))
+            rows.append((original, decode_base(stream, side, side, scale), scale, int(qp), len(stream)))
     return rows
 
 

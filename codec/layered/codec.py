@@ -10,15 +10,15 @@ pixels on every machine (within float tolerance).
 from __future__ import annotations
 
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
 
-from ...bitstream.container import Container, PayloadKind, pack
+from ...bitstream.container import Container, PayloadKind, pack, unpack
 from ...bitstream.entropy import decode_categorical, encode_categorical
 from ...bitstream.errors import FormatError, InputError, UnsupportedError
-from ...bitstream.layered import SECTION, LayeredPayload, pack_payload, unpack_payload
+from ...bitstream.layered import GAIN_STEP, SECTION, LayeredPayload, pack_payload, unpack_payload
 from ...models.detail import LATENT_STRIDE, TILES, DetailConfig, DetailModel, noise_field, pad_to_stride
 from ...models.tiling import tiled
 from ..device import tile_batch
@@ -26,6 +26,9 @@ from ..gc_codec import check_image, read_static_tables, to_tensor, to_uint8
 from ..model_store import load_weights
 from ..registry import ModelRef
 from .base import decode_base, encode_base, require_vvc
+
+
+NO_GAINS = (0, 0, 0)  # band gain codes: no sharpening beyond the model's g0
 
 
 @dataclass
@@ -83,10 +86,26 @@ def encode_latents(lm: LoadedLayered, symbols: np.ndarray, channels: int) -> byt
     return encode_categorical(part.reshape(-1), lm.tables, index)
 
 
+def signals_gains(lm: LoadedLayered) -> bool:
+    """Whether this model's files carry the encoder's band gains (models with `sharpen`)."""
+    return lm.model.generator.sharpens
+
+
 def pack_layered(lm: LoadedLayered, size: tuple[int, int], scale: int, qp: int, base_stream: bytes,
-                 latent_bytes: bytes, channels: int) -> bytes:
-    payload = pack_payload(LayeredPayload(scale, qp, channels, base_stream, latent_bytes))
+                 latent_bytes: bytes, channels: int, gains: tuple[int, int, int] | None = None) -> bytes:
+    """The container; `gains` (codes) for models that signal them, NO_GAINS when not yet chosen
+    (the same size)."""
+    if signals_gains(lm) and gains is None:
+        gains = NO_GAINS
+    payload = pack_payload(LayeredPayload(scale, qp, channels, base_stream, latent_bytes, gains))
     return pack(Container(PayloadKind.LAYERED_IMAGE, size, lm.ref.name, lm.ref.digest, ((SECTION, payload),)))
+
+
+def with_gains(data: bytes, gains: tuple[int, int, int]) -> bytes:
+    """A layered file with its band gain codes replaced (the same size when it had gains)."""
+    c = unpack(data)
+    p = replace(unpack_payload(c.section(SECTION)), gains=gains)
+    return pack(replace(c, sections=tuple((t, pack_payload(p) if t == SECTION else b) for t, b in c.sections)))
 
 
 def compress_at(lm: LoadedLayered, image: np.ndarray, scale: int, qp: int, channels: int | None = None) -> bytes:
@@ -99,9 +118,18 @@ def compress_at(lm: LoadedLayered, image: np.ndarray, scale: int, qp: int, chann
     if not 0 <= channels <= lm.cfg.channels:
         raise InputError(f"latent channels must be in 0..{lm.cfg.channels}, got {channels}")
     stream = encode_base(image, scale, qp)
-    symbols = latent_symbols(lm, image, decode_base(stream, h, w, scale)) if channels else None
-    return pack_layered(lm, (h, w), scale, qp, stream, encode_latents(lm, symbols, channels) if channels else b"",
-                        channels)
+    base = decode_base(stream, h, w, scale)
+    symbols = latent_symbols(lm, image, base) if channels else None
+    latents = encode_latents(lm, symbols, channels) if channels else b""
+    gains = None
+    if signals_gains(lm):
+        from .gains import choose_gains
+
+        coded = np.full((lm.cfg.channels, *latent_grid(h, w)), lm.model.middle, dtype=np.int64)
+        if channels:
+            coded[:channels] = symbols[:channels]
+        gains = choose_gains(lm, image, base, coded, scale)
+    return pack_layered(lm, (h, w), scale, qp, stream, latents, channels, gains)
 
 
 def parse(lm: LoadedLayered, c: Container) -> tuple[LayeredPayload, np.ndarray]:
@@ -127,10 +155,17 @@ def noise_seed(p: LayeredPayload) -> int:
     return zlib.crc32(p.base)
 
 
+def gain_values(codes: tuple[int, int, int] | None) -> tuple[float, float, float] | None:
+    return None if codes is None else tuple(c * GAIN_STEP for c in codes)  # type: ignore[return-value]
+
+
 @torch.inference_mode()
 def generate(lm: LoadedLayered, base: np.ndarray, symbols: np.ndarray, seed: int, realism: float, scale: int,
-             half: bool = False) -> np.ndarray:
-    """Upscaled base (H, W, 3) uint8, coded at 1/`scale`, + symbols -> decoded image at `realism`."""
+             half: bool = False, gains: tuple[int, int, int] | None = None, faithful: bool = False
+             ) -> np.ndarray | torch.Tensor:
+    """Upscaled base (H, W, 3) uint8, coded at 1/`scale`, + symbols -> decoded image at `realism`
+    (band gain codes `gains` in place of the model's gS). With `faithful`: the float decode
+    (1, 3, H, W) in [-1, 1] before any band gain (y0 of models/detail.py)."""
     h, w = base.shape[:2]
     b = pad_to_stride(to_tensor(base, lm.device))
     z = lm.model.dequantize(torch.from_numpy(symbols).unsqueeze(0).to(lm.device))
@@ -139,11 +174,13 @@ def generate(lm: LoadedLayered, base: np.ndarray, symbols: np.ndarray, seed: int
 
     def decode(b: torch.Tensor, z: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
         with torch.autocast(lm.device.type, dtype=dtype, enabled=half):
-            return lm.model.decode(b, z, noise, realism, scale)
+            if faithful:
+                return lm.model.generator.faithful(b, lm.model.generator.features(b, z))
+            return lm.model.decode(b, z, noise, realism, scale, gain_values(gains))
 
     out = tiled(decode, [b, z, noise], [LATENT_STRIDE, 1, LATENT_STRIDE], z.shape[-2:], TILES.scaled(), LATENT_STRIDE,
                 tile_batch(lm.device))
-    return to_uint8(out.float(), h, w)
+    return out.float()[..., :h, :w] if faithful else to_uint8(out.float(), h, w)
 
 
 def decompress(lm: LoadedLayered, c: Container, realism: float | None = None, half: bool = False) -> np.ndarray:
@@ -152,4 +189,4 @@ def decompress(lm: LoadedLayered, c: Container, realism: float | None = None, ha
     p, symbols = parse(lm, c)
     require_vvc()
     base = decode_base(p.base, *c.size, p.scale)
-    return generate(lm, base, symbols, noise_seed(p), realism, p.scale, half)
+    return generate(lm, base, symbols, noise_seed(p), realism, p.scale, half, p.gains)

@@ -6,13 +6,10 @@ import json
 from pathlib import Path
 from typing import Any
 
-import torch
-
 from ...bitstream.entropy import PRECISION
-from ...bitstream.errors import InputError
 from ...models.detail import DetailModel
 from ...models.train_layered import LayeredTrainConfig
-from ..export import TABLES_KEY, integer_tables, run_log
+from ..export import TABLES_KEY, half_weights, integer_tables, load_checkpoint, run_log
 from ..model_store import save_weights
 
 BASE_NOTE = ("VVC intra (ffmpeg libvvenc, preset medium, fixed QP, qpa 0, 10-bit 4:2:0, BT.601 limited range) "
@@ -32,16 +29,12 @@ def export_layered_run(run_dir: str | Path, out_path: str | Path, name: str, dat
     run_dir = Path(run_dir)
     meta = json.loads((run_dir / "config.json").read_text())
     cfg = LayeredTrainConfig.from_dict(meta["train"])
-    ckpt_path = run_dir / "checkpoint.pt"
-    if not ckpt_path.is_file():
-        raise InputError(f"{run_dir} has no checkpoint.pt")
-    ckpt = torch.load(ckpt_path, map_location="cpu", weights_only=True)  # tensors only, never objects
+    ckpt = load_checkpoint(run_dir)
     model = DetailModel(cfg.model)
     model.load_state_dict(ckpt["model"])
     step, elapsed = int(ckpt["step"]), round(float(ckpt["elapsed"]), 1)
     log = run_log(run_dir, step)
-    tensors = {k: (v.half() if v.is_floating_point() and v.ndim > 1 else v.float())
-               for k, v in model.state_dict().items()}
+    tensors = half_weights(model.state_dict())
     tensors[TABLES_KEY] = integer_tables(model.prior.logits)
     final = log[-1] if log else {}
     card = {

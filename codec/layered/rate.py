@@ -5,7 +5,8 @@ search finds the lowest QP whose file fits under the upper bound with no latents
 as many latent channels (ordered by importance) as still fit: the base's QP moves the rate
 in ~13% steps, the latent channels fill in between. Each scale's candidate that lands inside
 the bounds is decoded at R = 0 and the one with the best measured quality (PSNR plus MS-SSIM
-in dB) is written.
+in dB) is written. Models with band gains then pick the file's gains (codec/layered/gains.py):
+the files were sized with them, so the choice does not move the rate.
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ import numpy as np
 from ...bitstream.errors import InputError
 from ..eval.metrics import ms_ssim, ms_ssim_reason, psnr
 from .base import MIN_BASE_SAMPLES, QP_RANGE, SCALES, decode_base, encode_base, require_vvc, scale_fits
-from .codec import LoadedLayered, encode_latents, generate, latent_symbols, pack_layered
+from .codec import LoadedLayered, encode_latents, generate, latent_symbols, pack_layered, signals_gains, with_gains
+from .gains import choose_gains
 
 BPP_TOLERANCE = 0.05
 LOG_RATE_PER_QP = 0.125  # ln(bytes) falls about this much per QP step (measured on eval photos)
@@ -115,11 +117,16 @@ class _ScaleSearch:
         return self.bare_size(QP_RANGE[1])
 
 
-def _score(point: Point, lm: LoadedLayered, image: np.ndarray) -> float:
-    """PSNR + MS-SSIM in dB of the R = 0 decode (MS-SSIM left out for images under 161 px)."""
+def _coded_symbols(point: Point, lm: LoadedLayered) -> np.ndarray:
+    """The symbols the decoder will see: channels from `point.channels` on at the middle level."""
     symbols = point.symbols.copy()
     symbols[point.channels :] = lm.model.middle
-    out = generate(lm, point.base, symbols, 0, 0.0, point.scale)  # R = 0 ignores the noise, so any seed does
+    return symbols
+
+
+def _score(point: Point, lm: LoadedLayered, image: np.ndarray) -> float:
+    """PSNR + MS-SSIM in dB of the R = 0 decode (MS-SSIM left out for images under 161 px)."""
+    out = generate(lm, point.base, _coded_symbols(point, lm), 0, 0.0, point.scale)  # R = 0 ignores the noise
     score = psnr(out, image)
     if ms_ssim_reason(*image.shape[:2]) is None:
         score += -10 * math.log10(max(1 - ms_ssim(out, image), 1e-10))
@@ -162,4 +169,6 @@ def compress_to(lm: LoadedLayered, image: np.ndarray, bpp: float | None = None, 
     for p in points:
         p.score = _score(p, lm, image)
     best = max(points, key=lambda p: p.score)
+    if signals_gains(lm):
+        best.data = with_gains(best.data, choose_gains(lm, image, best.base, _coded_symbols(best, lm), best.scale))
     return best.data, best

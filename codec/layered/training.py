@@ -1,30 +1,24 @@
 """`gcodec train layered`: the run folder around models/train_layered.py.
 
-A run folder holds `config.json`, `cache/` (base decodes, built first), `checkpoint.pt`
-(resumed automatically: model, optimizer, step, elapsed seconds, RNG state) and `log.jsonl`
-(one validation record per line). The loop is meant to run for hours in the background on
-a CPU; it checkpoints every few minutes and at the end, so an interrupted run loses little.
+A run folder holds `config.json`, `cache/` (base decodes, built first), and the checkpoint
+and log of codec/train_loop.py (resumed automatically).
 """
 
 from __future__ import annotations
 
 import json
-import signal
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
-from tqdm import tqdm
 
 from ...bitstream.errors import InputError
 from ...models.detail import DetailModel
 from ...models.train_layered import LayeredTrainConfig, train_step, trainable, validate
+from ..train_loop import train_loop
 from .cache import build_cache, is_validation, load_cache
-
-CHECKPOINT_EVERY_S = 300.0
 
 
 @dataclass
@@ -104,53 +98,11 @@ def run(cfg: LayeredTrainConfig, opts: RunOptions, progress: bool = True) -> Pat
         load_init(model, init["model"])
     opt = torch.optim.Adam(trainable(model, cfg), lr=cfg.lr)
     gen = torch.Generator().manual_seed(0)
-    step, elapsed = 0, 0.0
-    ckpt = out / "checkpoint.pt"
-    if ckpt.is_file():
-        state = torch.load(ckpt, map_location="cpu", weights_only=True)
-        model.load_state_dict(state["model"])
-        opt.load_state_dict(state["opt"])
-        gen.set_state(state["rng"])
-        step, elapsed = int(state["step"]), float(state["elapsed"])
 
-    def save() -> None:
-        tmp = out / "checkpoint.tmp"
-        torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "rng": gen.get_state(),
-                    "step": step, "elapsed": elapsed}, tmp)
-        tmp.replace(ckpt)
+    def step() -> dict[str, float]:
+        idx = torch.randint(0, len(x_train), (cfg.batch,), generator=gen).numpy()
+        return train_step(model, opt, cfg, to_tensors(x_train[idx]), to_tensors(b_train[idx]), s_train[idx], gen)
 
-    def log(record: dict[str, Any]) -> None:
-        with open(out / "log.jsonl", "a") as f:
-            f.write(json.dumps(record) + "\n")
-
-    if step == 0:
-        log({"step": 0, "elapsed": 0.0, **validate(model, x_val, b_val, s_val)})
-    start, last_save = time.perf_counter() - elapsed, time.perf_counter()
-    bar = tqdm(total=opts.steps, initial=step, desc="train layered", unit="step", disable=not progress)
-    model.train()
-    # SIGTERM (a killed background run) ends like Ctrl-C: checkpoint, then stop
-    previous = signal.signal(signal.SIGTERM, _raise_interrupt)
-    try:
-        while step < opts.steps and not (opts.time_budget and elapsed >= opts.time_budget):
-            idx = torch.randint(0, len(x_train), (cfg.batch,), generator=gen).numpy()
-            stats = train_step(model, opt, cfg, to_tensors(x_train[idx]), to_tensors(b_train[idx]), s_train[idx], gen)
-            step += 1
-            elapsed = time.perf_counter() - start
-            bar.update(1)
-            bar.set_postfix(loss=f"{stats['loss']:.3f}", bpp=f"{stats['train_bpp']:.4f}")
-            if step % opts.val_every == 0:
-                model.eval()
-                log({"step": step, "elapsed": round(elapsed, 1), **stats, **validate(model, x_val, b_val, s_val)})
-                model.train()
-            if time.perf_counter() - last_save > CHECKPOINT_EVERY_S:
-                save()
-                last_save = time.perf_counter()
-    finally:  # also on Ctrl-C / SIGTERM: the steps done are kept
-        signal.signal(signal.SIGTERM, previous)
-        bar.close()
-        save()
-    return ckpt
-
-
-def _raise_interrupt(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt
+    return train_loop(out, model, opt, gen, step, lambda: validate(model, x_val, b_val, s_val), steps=opts.steps,
+                      time_budget=opts.time_budget, val_every=opts.val_every, desc="train layered", progress=progress,
+                      postfix=lambda s: {"loss": f"{s['loss']:.3f}", "bpp": f"{s['train_bpp']:.4f}"})

@@ -1,0 +1,2 @@
+"""Detail stages: the layered codec's detail generator on another codec's decode (GC), with the
+same `--realism` knob; trained with the codec frozen, shipped as their own weights file."""

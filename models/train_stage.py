@@ -1,0 +1,108 @@
+"""Training step and validation of a detail stage over a frozen codec (GC today).
+
+A detail stage is the layered codec's detail generator (models/detail.py) run on another
+codec's decode, conditioned on that codec's dequantized latents: R = 0 is the codec's own
+decode, untouched, so files and their faithful decodes stay exactly those of the codec;
+R > 0 adds R times the texture head's residual, drawn from seeded noise and the features of
+(decode, latents). Every step decodes its batch at one R ~ U(0, 1) and trains the trunk and
+texture head on fidelity (MSE + MS-SSIM) plus R times the windowed texture statistics loss
+(after Agustsson et al., Multi-Realism, CVPR 2023); the fidelity head stays at zero.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import torch
+from pytorch_msssim import ms_ssim
+
+from .detail import UNSHUFFLE, DetailConfig, DetailGenerator
+from .train_layered import optimize, psnr01, texture_energy, to01
+
+
+@dataclass
+class StageTrainConfig:
+    model: DetailConfig = field(default_factory=DetailConfig)
+    lr: float = 5e-4
+    batch: int = 8
+    mse_weight: float = 100.0  # on [0, 1] pixel values
+    msssim_weight: float = 1.0
+    texture_weight: float = 2.0
+    energy_weight: float = 0.0
+    bf16: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["model"] = self.model.to_dict()
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "StageTrainConfig":
+        d = dict(d)
+        return cls(model=DetailConfig.from_dict(d.pop("model")), **d)
+
+
+def stage_trainable(stage: DetailGenerator) -> list[torch.nn.Parameter]:
+    """Trunk and texture head; the fidelity head (unused: R = 0 is the codec's decode) stays out."""
+    return [p for name, p in stage.named_parameters() if not name.startswith("fidelity.")]
+
+
+def warm_start(stage: DetailGenerator, generator_state: dict[str, torch.Tensor]) -> list[str]:
+    """Start a stage from a layered model's generator (`generator.*` tensors, prefix stripped): every
+    tensor of the same shape is copied; the head's pixel inputs are copied and its latent inputs
+    (another codec's latents) start at zero; the fidelity head stays at zero. Returns the names
+    copied whole. A layered generator already draws texture on a blurred base, so the stage starts
+    there instead of at nothing (trained from scratch on CPU, the texture head collapsed to zero)."""
+    own = stage.state_dict()
+    copied = []
+    for name, value in generator_state.items():
+        if name.startswith("fidelity.") or name not in own:
+            continue
+        if own[name].shape == value.shape:
+            own[name] = value.float()
+            copied.append(name)
+        elif name == "head.weight":
+            pixels = 3 * UNSHUFFLE**2
+            own[name] = torch.cat([value[:, :pixels].float(), torch.zeros_like(own[name][:, pixels:])], 1)
+    stage.load_state_dict(own)
+    return copied
+
+
+def stage_output(stage: DetailGenerator, decode: torch.Tensor, z: torch.Tensor, noise: torch.Tensor,
+                 realism: torch.Tensor) -> torch.Tensor:
+    """decode + R * texture residual, per example R (N,)."""
+    t = stage.texture_residual(stage.features(decode, z), noise, realism)
+    return decode + realism.view(-1, 1, 1, 1).to(t.dtype) * t
+
+
+def stage_step(stage: DetailGenerator, opt: torch.optim.Optimizer, cfg: StageTrainConfig, x: torch.Tensor,
+               decode: torch.Tensor, z: torch.Tensor, gen: torch.Generator) -> dict[str, float]:
+    """One optimizer step on a batch (N, 3, H, W) in [-1, 1]: originals, codec decodes and their
+    dequantized latents z (N, C, h, w)."""
+    noise = torch.randn(x.shape[0], cfg.model.noise, *x.shape[-2:], generator=gen).to(x.device)
+    r = float(torch.rand((), generator=gen))
+    with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=cfg.bf16):
+        out = stage_output(stage, decode, z, noise, torch.full((x.shape[0],), r, device=x.device))
+    return optimize(opt, cfg, out.float(), x, 0, r)
+
+
+@torch.no_grad()
+def validate_stage(stage: DetailGenerator, x: torch.Tensor, decode: torch.Tensor, z: torch.Tensor, batch: int = 8,
+                   realisms: tuple[float, ...] = (0.25, 0.5, 1.0)) -> dict[str, float]:
+    """Means over held-out crops: PSNR / MS-SSIM / texture retention of the codec's decode ("r0_*")
+    and of the decode at each R ("r<R>_*")."""
+    sums: dict[str, float] = {}
+    gen = torch.Generator().manual_seed(0)
+    for i in range(0, x.shape[0], batch):
+        xb, db, zb = x[i : i + batch], decode[i : i + batch], z[i : i + batch]
+        noise = torch.randn(xb.shape[0], stage.noise_channels, *xb.shape[-2:], generator=gen)
+        e_x = texture_energy(xb).clamp(min=1e-6)
+        outs = {"r0": db, **{f"r{r:g}": stage_output(stage, db, zb, noise, torch.full((xb.shape[0],), r))
+                             for r in realisms}}
+        for key, out in outs.items():
+            ms = float(ms_ssim(to01(out), to01(xb), data_range=1.0, size_average=True))
+            for name, value in ((f"{key}_psnr", psnr01(out, xb)), (f"{key}_msssim", ms),
+                                (f"{key}_texture", float((texture_energy(out) / e_x).mean()))):
+                sums[name] = sums.get(name, 0.0) + value * xb.shape[0]
+    return {k: round(v / x.shape[0], 4) for k, v in sums.items()}
