@@ -54,6 +54,7 @@ class Codec:
     _sc: dict[str, sc_codec.LoadedSC] = field(default_factory=dict)
     _layered: dict[str, layered_codec.LoadedLayered] = field(default_factory=dict)
     _stages: dict[str, LoadedStage] = field(default_factory=dict)
+    _stage_refs: dict[str, ModelRef | None] = field(default_factory=dict)  # GC model path -> its stage
     # threads share one Codec (`encode --jobs`, the Python API): each model is loaded once
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
@@ -73,7 +74,10 @@ class Codec:
     def detail(self, ref: ModelRef, realism: float | None) -> tuple[LoadedStage, float] | None:
         """(the GC model's detail stage, R): the stage's default R when `realism` is None; None when
         R = 0 or no stage is installed (InputError if an R > 0 was asked for)."""
-        stage = stage_for(ref)
+        with self._lock:  # the weights folder is scanned once per GC model, not once per file
+            if str(ref.path) not in self._stage_refs:
+                self._stage_refs[str(ref.path)] = stage_for(ref)
+            stage = self._stage_refs[str(ref.path)]
         if stage is None:
             if realism:
                 raise InputError(f"--realism {realism:g} needs a detail stage for {ref.name}, and none is installed "
@@ -204,13 +208,13 @@ def describe(data: bytes) -> dict[str, Any]:
                 pass
             extra["preserved_boxes"] = [list(b) for b in boxes]
     if c.kind == PayloadKind.LAYERED_IMAGE:
-        from ..bitstream.layered import GAIN_STEP, SECTION, unpack_payload
+        from ..bitstream.layered import SECTION, unpack_payload
 
         p = unpack_payload(c.section(SECTION))
         extra["section_names"] = {str(SECTION): "layered"}
         extra["layered"] = {"base_codec": "VVC intra", "qp": p.qp, "scale": f"1/{p.scale}",
                             "base_bytes": len(p.base), "latent_bytes": len(p.latents), "latent_channels": p.channels,
-                            **({"band_gains": [c * GAIN_STEP for c in p.gains]} if p.gains is not None else {})}
+                            **({"band_gains": list(layered_codec.gain_values(p.gains))} if p.gains is not None else {})}
     if c.kind in IMAGE_KINDS and c.has_section(SECTION_PLANES):
         extra.update(_describe_planes(c))
         extra.setdefault("section_names", {})[str(SECTION_PLANES)] = "source planes"

@@ -168,6 +168,6 @@ def decompress(gc: LoadedGC, c: Container, half: bool = False, detail: tuple[Loa
     with torch.autocast(gc.device.type, dtype=torch.bfloat16 if gc.device.type == "cpu" else torch.float16,
                         enabled=half):
         x = decode_symbols(gc, symbols)
-    if detail is not None and detail[1] > 0:
+    if detail is not None:
         x = apply_stage(detail[0], x.float(), gc.model.quantizer.dequantize(symbols), latent_seed(c), detail[1])
     return to_uint8(x, *c.size)

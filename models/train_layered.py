@@ -163,6 +163,17 @@ def energy_gap(out: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     return (torch.log(texture_energy(out) + 1.0) - torch.log(texture_energy(x) + 1.0)).pow(2).mean()
 
 
+def add_metrics(sums: dict[str, float], outs: dict[str, torch.Tensor], x: torch.Tensor) -> None:
+    """Add each decode's PSNR, MS-SSIM and texture retention against x, times the batch size, to
+    sums["<key>_psnr"], ... (validation means are these sums over the number of examples)."""
+    e_x = texture_energy(x).clamp(min=1e-6)
+    for key, out in outs.items():
+        ms = float(ms_ssim(to01(out), to01(x), data_range=1.0, size_average=True))
+        for name, value in ((f"{key}_psnr", psnr01(out, x)), (f"{key}_msssim", ms),
+                            (f"{key}_texture", float((texture_energy(out) / e_x).mean()))):
+            sums[name] = sums.get(name, 0.0) + value * x.shape[0]
+
+
 def psnr01(a: torch.Tensor, b: torch.Tensor) -> float:
     mse = float(F.mse_loss(torch.round(to01(a) * 255), torch.round(to01(b) * 255)))
     return 10 * math.log10(255**2 / max(mse, 1e-10))
@@ -192,13 +203,7 @@ def validate(model: DetailModel, x: torch.Tensor, base: torch.Tensor, scale: tor
         z = model.dequantize(symbols)
         bits = float(model.prior.bits(symbols).sum())
         noise = torch.randn(xb.shape[0], model.cfg.noise, *xb.shape[-2:], generator=gen)
-        e_x = texture_energy(xb)
         outs = {"base": bb, **{f"r{r:g}": model.decode(bb, z, noise, r, sb) for r in realisms}}
-        n = xb.shape[0]
-        for key, out in outs.items():
-            ms = float(ms_ssim(to01(out), to01(xb), data_range=1.0, size_average=True))
-            for name, value in ((f"{key}_psnr", psnr01(out, xb)), (f"{key}_msssim", ms),
-                                (f"{key}_texture", float((texture_energy(out) / e_x.clamp(min=1e-6)).mean()))):
-                sums[name] = sums.get(name, 0.0) + value * n
+        add_metrics(sums, outs, xb)
         sums["latent_bpp"] = sums.get("latent_bpp", 0.0) + bits / (xb.shape[-2] * xb.shape[-1])
     return {k: round(v / x.shape[0], 4) for k, v in sums.items()}

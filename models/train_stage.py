@@ -15,10 +15,9 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import torch
-from pytorch_msssim import ms_ssim
 
 from .detail import UNSHUFFLE, DetailConfig, DetailGenerator
-from .train_layered import optimize, psnr01, texture_energy, to01
+from .train_layered import add_metrics, optimize
 
 
 @dataclass
@@ -97,12 +96,6 @@ def validate_stage(stage: DetailGenerator, x: torch.Tensor, decode: torch.Tensor
     for i in range(0, x.shape[0], batch):
         xb, db, zb = x[i : i + batch], decode[i : i + batch], z[i : i + batch]
         noise = torch.randn(xb.shape[0], stage.noise_channels, *xb.shape[-2:], generator=gen)
-        e_x = texture_energy(xb).clamp(min=1e-6)
-        outs = {"r0": db, **{f"r{r:g}": stage_output(stage, db, zb, noise, torch.full((xb.shape[0],), r))
-                             for r in realisms}}
-        for key, out in outs.items():
-            ms = float(ms_ssim(to01(out), to01(xb), data_range=1.0, size_average=True))
-            for name, value in ((f"{key}_psnr", psnr01(out, xb)), (f"{key}_msssim", ms),
-                                (f"{key}_texture", float((texture_energy(out) / e_x).mean()))):
-                sums[name] = sums.get(name, 0.0) + value * xb.shape[0]
+        add_metrics(sums, {"r0": db, **{f"r{r:g}": stage_output(stage, db, zb, noise, torch.full((xb.shape[0],), r))
+                                        for r in realisms}}, xb)
     return {k: round(v / x.shape[0], 4) for k, v in sums.items()}

@@ -16,7 +16,7 @@ import torch
 from gcodec.codec.eval.images import list_images, load_rgb
 from gcodec.codec.layered import codec as lc
 from gcodec.codec.layered.gains import choose_gains
-from gcodec.codec.layered.rate import _coded_symbols, compress_to
+from gcodec.codec.layered.rate import compress_to
 from gcodec.codec.registry import DEFAULT_IMAGE_MODEL, resolve_model
 
 
@@ -37,7 +37,8 @@ def main() -> None:
             image = load_rgb(p)
             _, point = compress_to(lm, image, bpp=bpp)
             t0 = time.perf_counter()
-            gains = choose_gains(lm, image, point.base, _coded_symbols(point, lm), point.scale)
+            symbols = lc.decoder_symbols(lm, point.symbols, point.channels, *image.shape[:2])
+            gains = choose_gains(lm, image, point.base, symbols, point.scale)
             seconds.append(time.perf_counter() - t0)
             print(f"{p.name} {image.shape[1]}x{image.shape[0]} --bpp {bpp:g}: scale 1/{point.scale}, "
                   f"gain codes {gains}, {seconds[-1]:.2f} s", flush=True)

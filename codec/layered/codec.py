@@ -77,6 +77,16 @@ def latent_symbols(lm: LoadedLayered, image: np.ndarray, base: np.ndarray) -> np
     return lm.model.quantizer.symbols(y)[0].cpu().numpy()
 
 
+def decoder_symbols(lm: LoadedLayered, symbols: np.ndarray | None, channels: int, height: int, width: int
+                    ) -> np.ndarray:
+    """The symbols (C, h/32, w/32) a decoder reads: the first `channels` of `symbols`, the rest at
+    the middle level."""
+    out = np.full((lm.cfg.channels, *latent_grid(height, width)), lm.model.middle, dtype=np.int64)
+    if channels:
+        out[:channels] = symbols[:channels]
+    return out
+
+
 def encode_latents(lm: LoadedLayered, symbols: np.ndarray, channels: int) -> bytes:
     """ANS bytes of the first `channels` channels (empty for 0)."""
     if channels == 0:
@@ -125,10 +135,7 @@ def compress_at(lm: LoadedLayered, image: np.ndarray, scale: int, qp: int, chann
     if signals_gains(lm):
         from .gains import choose_gains
 
-        coded = np.full((lm.cfg.channels, *latent_grid(h, w)), lm.model.middle, dtype=np.int64)
-        if channels:
-            coded[:channels] = symbols[:channels]
-        gains = choose_gains(lm, image, base, coded, scale)
+        gains = choose_gains(lm, image, base, decoder_symbols(lm, symbols, channels, h, w), scale)
     return pack_layered(lm, (h, w), scale, qp, stream, latents, channels, gains)
 
 
@@ -143,11 +150,11 @@ def parse(lm: LoadedLayered, c: Container) -> tuple[LayeredPayload, np.ndarray]:
     if p.channels > lm.cfg.channels:
         raise FormatError(f"file codes {p.channels} latent channels; model {lm.ref.name} has {lm.cfg.channels}")
     gh, gw = latent_grid(*c.size)
-    symbols = np.full((lm.cfg.channels, gh, gw), lm.model.middle, dtype=np.int64)
+    coded = None
     if p.channels:
         index = np.repeat(np.arange(p.channels), gh * gw)
-        symbols[: p.channels] = decode_categorical(p.latents, lm.tables, index).reshape(p.channels, gh, gw)
-    return p, symbols
+        coded = decode_categorical(p.latents, lm.tables, index).reshape(p.channels, gh, gw)
+    return p, decoder_symbols(lm, coded, p.channels, *c.size)
 
 
 def noise_seed(p: LayeredPayload) -> int:

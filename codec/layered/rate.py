@@ -20,7 +20,8 @@ import numpy as np
 from ...bitstream.errors import InputError
 from ..eval.metrics import ms_ssim, ms_ssim_reason, psnr
 from .base import MIN_BASE_SAMPLES, QP_RANGE, SCALES, decode_base, encode_base, require_vvc, scale_fits
-from .codec import LoadedLayered, encode_latents, generate, latent_symbols, pack_layered, signals_gains, with_gains
+from .codec import (LoadedLayered, decoder_symbols, encode_latents, generate, latent_symbols, pack_layered, signals_gains,
+                    with_gains)
 from .gains import choose_gains
 
 BPP_TOLERANCE = 0.05
@@ -117,16 +118,10 @@ class _ScaleSearch:
         return self.bare_size(QP_RANGE[1])
 
 
-def _coded_symbols(point: Point, lm: LoadedLayered) -> np.ndarray:
-    """The symbols the decoder will see: channels from `point.channels` on at the middle level."""
-    symbols = point.symbols.copy()
-    symbols[point.channels :] = lm.model.middle
-    return symbols
-
-
 def _score(point: Point, lm: LoadedLayered, image: np.ndarray) -> float:
     """PSNR + MS-SSIM in dB of the R = 0 decode (MS-SSIM left out for images under 161 px)."""
-    out = generate(lm, point.base, _coded_symbols(point, lm), 0, 0.0, point.scale)  # R = 0 ignores the noise
+    out = generate(lm, point.base, decoder_symbols(lm, point.symbols, point.channels, *image.shape[:2]), 0, 0.0,
+                   point.scale)  # R = 0 ignores the noise
     score = psnr(out, image)
     if ms_ssim_reason(*image.shape[:2]) is None:
         score += -10 * math.log10(max(1 - ms_ssim(out, image), 1e-10))
@@ -170,5 +165,6 @@ def compress_to(lm: LoadedLayered, image: np.ndarray, bpp: float | None = None, 
         p.score = _score(p, lm, image)
     best = max(points, key=lambda p: p.score)
     if signals_gains(lm):
-        best.data = with_gains(best.data, choose_gains(lm, image, best.base, _coded_symbols(best, lm), best.scale))
+        symbols = decoder_symbols(lm, best.symbols, best.channels, h, w)
+        best.data = with_gains(best.data, choose_gains(lm, image, best.base, symbols, best.scale))
     return best.data, best

@@ -15,7 +15,7 @@ import torch
 from tqdm import tqdm
 
 from ..eval.images import list_images, load_rgb
-from ..gc_codec import LoadedGC, encode_symbols, to_tensor
+from ..gc_codec import LoadedGC, encode_symbols, to_tensor, to_uint8
 from ..layered.cache import SHARD, crop
 
 PASSES = 2  # crops per image (different positions)
@@ -25,8 +25,7 @@ PASSES = 2  # crops per image (different positions)
 def code_crop(gc: LoadedGC, image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(decode uint8 (H, W, 3), symbols uint8 (C, H/16, W/16)) of a crop whose sides are multiples of 16."""
     symbols = encode_symbols(gc, to_tensor(image, gc.device))
-    out = gc.model.decode_symbols(symbols)[0].float().clamp(-1, 1).add(1).mul(127.5).round().to(torch.uint8)
-    return out.permute(1, 2, 0).cpu().numpy(), symbols[0].to(torch.uint8).cpu().numpy()
+    return to_uint8(gc.model.decode_symbols(symbols), *image.shape[:2]), symbols[0].to(torch.uint8).cpu().numpy()
 
 
 def build_cache(gc: LoadedGC, data: str | Path, out: str | Path, side: int = 256, progress: bool = True) -> Path:
