@@ -63,7 +63,8 @@ def decode(data: DataInput, *, realism: float | None = None, device: str | None 
     Returns (H, W, 3) RGB for images ((H, W) for grey sources; with a kept alpha plane (H, W, 4)
     RGBA or (H, W, 2) grey + alpha), (H, W) class ids for label maps, and (T, H, W, 3) frames
     for videos (their frame rate is in `info(data)["video"]["fps"]`).
-    realism: layered images only, in [0, 1] (0 most faithful, 1 most detail; None: the model's default).
+    realism: layered, GC (with a detail stage) and SC images, in [0, 1] (0 most faithful, 1 most detail;
+      None: the model's default).
     device: "auto" (default), "cpu", "cuda" or "cuda:N".
     Raises FormatError / TruncatedError for damaged files, UnsupportedError for unknown
     versions or kinds, InputError for unknown models or bad arguments.

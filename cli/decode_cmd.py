@@ -22,9 +22,10 @@ from .main import cli
 @click.option("--model", "-m", default=None, help="Model file, when the container's model is not shipped.")
 @click.option("--reference", "-r", default=None, help="Original image: also print PSNR and MS-SSIM against it.")
 @click.option("--realism", type=float, default=None, metavar="R",
-              help="Layered images, and GC images whose model has a detail stage: 0 = most faithful, 1 = most "
-                   "detail; with layered-s, up to 0.5 sharpens the decode's own detail and above adds generated "
-                   "grain (default: the model's or stage's, see `gcodec models`).")
+              help="Layered images, GC images whose model has a detail stage, and SC images (texture on "
+                   "synthesized regions): 0 = most faithful, 1 = most detail; with layered-s, up to 0.5 sharpens "
+                   "the decode's own detail and above adds generated grain (default: the model's or stage's, "
+                   "see `gcodec models`).")
 @click.option("--half", is_flag=True, help="Run the generator in reduced precision (faster on GPUs).")
 @click.option("--frames", "frame_range", default=None, metavar="A:B", help="Videos: decode only frames A..B-1.")
 @_device_option
@@ -78,7 +79,7 @@ def decode(inputs: tuple[str, ...], out: str | None, outdir: str | None, model: 
             return {"input": src, "output": dst, "kind": "video", "frames": t, "bytes": len(data),
                     "seconds": round(secs, 3), "_line": f"{src} -> {dst}: {t} frames {w}x{h}, {secs:.2f} s"}
         if realism is not None and peek_kind(data) == PayloadKind.VIDEO:
-            raise InputError("--realism applies to layered and GC images, not videos")
+            raise InputError("--realism applies to images (layered, GC, SC), not videos")
         c, image = codec.decode(data, model, realism)
         write_atomic(dst, png_bytes(image), force)
         secs = time.perf_counter() - t0

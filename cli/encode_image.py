@@ -95,7 +95,7 @@ def _sc_setup(model: str, inputs: tuple[str, ...], kind: str, semantic: str | No
               map_tolerance: int | None = None, alpha: str = "keep"
               ) -> Callable[[str, SourceImage], tuple[bytes, dict[str, Any]]]:
     """Check the SC options before any work; return the per-file encoder (image -> bytes, JSON extras)."""
-    from ..codec import sc_codec
+    from ..codec import sc_codec, sc_selection
     from ..codec.image_io import decode_any, read_bytes
     from ..codec.registry import resolve_model
 
@@ -109,8 +109,8 @@ def _sc_setup(model: str, inputs: tuple[str, ...], kind: str, semantic: str | No
     except (TypeError, ValueError):
         raise InputError(f"{ref.path}: model card has no valid class count") from None
     names = sc_codec.class_names_for(ref.card, classes)
-    ids = sc_codec.parse_classes(synthesize, names, ref.name) if synthesize else []
-    boxes = [sc_codec.parse_box(b) for b in boxes_spec]
+    ids = sc_selection.parse_classes(synthesize, names, ref.name) if synthesize else []
+    boxes = [sc_selection.parse_box(b) for b in boxes_spec]
     if map_tolerance is not None:
         sc_codec.check_map_tolerance(map_tolerance)
     folder = semantic != "auto" and Path(semantic).is_dir()

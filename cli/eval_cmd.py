@@ -29,8 +29,8 @@ DEFAULT_CODECS = "gcodec,jpeg,webp,avif,avif-ds2,avif-ds4,hevc,av1,vvc"
 @click.option("--realism", "realisms", default="0", show_default=True,
               help="Layered curves: comma-separated decode realism values R in [0, 1], one curve per R.")
 @click.option("--gc-realism", "gc_realisms", default=None,
-              help="GC curves: comma-separated R values, one curve per R as NAME-R<r> (each model needs a detail "
-                   "stage; default: one curve at each model's default decode).")
+              help="GC curves: comma-separated R values or 'default' (each stage's own R), one curve per value "
+                   "as NAME-R<r> (each model needs a detail stage; default: one curve at each model's default decode).")
 @click.option("--targets", default="0.02,0.03,0.05,0.08", show_default=True,
               help="Layered curves: comma-separated --bpp targets (the settings).")
 @click.option("--resume", default=None, type=click.Path(dir_okay=False),
@@ -57,10 +57,11 @@ def eval_(data: tuple[str, ...], codecs: str, out_json: str | None, plot: str | 
 
     try:
         r_values = [float(v) for v in realisms.split(",")]
-        gc_values = [float(v) for v in gc_realisms.split(",")] if gc_realisms else []
+        # "default": each model's stage at its own default R (the R a plain decode uses)
+        gc_values = [None if v.strip() == "default" else float(v) for v in gc_realisms.split(",")] if gc_realisms else []
         t_values = tuple(float(v) for v in targets.split(","))
     except ValueError:
-        raise InputError(f"--realism, --gc-realism and --targets take comma-separated numbers, got {realisms!r}, "
+        raise InputError(f"--realism, --gc-realism (also 'default') and --targets take comma-separated numbers, got {realisms!r}, "
                          f"{gc_realisms!r}, {targets!r}") from None
     if not all(t > 0 for t in t_values):
         raise InputError(f"--targets must be positive, got {targets!r}")
@@ -69,7 +70,8 @@ def eval_(data: tuple[str, ...], codecs: str, out_json: str | None, plot: str | 
     if refine < 0:
         raise InputError(f"--refine must be >= 0, got {refine}")
     for r in r_values + gc_values:
-        check_realism(r)
+        if r is not None:
+            check_realism(r)
     gc_curves = gcodec_codecs(names, pick_device(device), half, refine, gc_values or None)
     layered = layered_codecs(names, pick_device(device), r_values, t_values)
     extra: dict = {**gc_curves, **layered}

@@ -29,9 +29,12 @@ from .main import cli
               help="Encode SC and GC images with STEPS of latent refinement.")
 @click.option("--map-tolerance", type=int, default=None, metavar="PX",
               help="Code the label map on a PX-pixel grid (0: lossless) [default: the model's].")
+@click.option("--realism", type=float, default=None, metavar="R",
+              help="Decode SC files at R: R times the texture branch's detail on synthesized pixels "
+                   "[default: the model's, 1].")
 def eval_sc(data: str, model: str, seg_model: str, gc_model: str, box_fraction: float, limit: int | None,
             figure_image: str | None, out: str, resume: bool, device: str, threads: int, refine: int,
-            map_tolerance: int | None) -> None:
+            map_tolerance: int | None, realism: float | None) -> None:
     """bpp (map / latents), PSNR and MS-SSIM overall and on preserved pixels, and semantic
     preservation mIoU, for: no synthesis; sky+tree+road synthesized; one box preserved."""
     import torch
@@ -39,8 +42,9 @@ def eval_sc(data: str, model: str, seg_model: str, gc_model: str, box_fraction: 
     from ..codec.eval.sc import camvid_pairs, evaluate_sc, format_table, write_figure, write_json
     from ..codec.device import pick_device
     from ..codec.gc_codec import load_gc
+    from ..codec.layered.codec import check_realism
     from ..codec.registry import resolve_model
-    from ..codec.sc_codec import check_map_tolerance, load_sc
+    from ..codec.sc_codec import check_map_tolerance, load_sc, sc_realism
     from ..codec.segment import load_segmenter
 
     if threads < 1:
@@ -51,6 +55,8 @@ def eval_sc(data: str, model: str, seg_model: str, gc_model: str, box_fraction: 
         raise InputError(f"--refine must be >= 0, got {refine}")
     if map_tolerance is not None:
         check_map_tolerance(map_tolerance)
+    if realism is not None:
+        check_realism(realism)
     if not 0 < box_fraction <= 1:
         raise InputError(f"--box-fraction must be in (0, 1], got {box_fraction}")
     torch.set_num_threads(threads)
@@ -59,12 +65,15 @@ def eval_sc(data: str, model: str, seg_model: str, gc_model: str, box_fraction: 
         raise InputError(f"--figure-image {figure_image}: no such image among the evaluated ones")
     dev = pick_device(device)
     sc = load_sc(resolve_model(model, kind="sc"), dev)
+    if realism is not None:
+        sc_realism(sc, realism)  # a model without a texture branch: one line now, not after the first image
     seg = load_segmenter(resolve_model(seg_model, kind="segmentation").path, dev)
     gc = None if gc_model == "none" else load_gc(resolve_model(gc_model, kind="gc"), dev)
     out_dir = Path(out)
     result = evaluate_sc(sc, seg, data, box_fraction, gc, limit, figure_image,
                          cache_dir=out_dir / "cache" if resume else None, refine_steps=refine,
-                         map_tolerance=sc.default_map_tolerance if map_tolerance is None else map_tolerance)
+                         map_tolerance=sc.default_map_tolerance if map_tolerance is None else map_tolerance,
+                         realism=realism)
     click.echo(format_table(result))
     write_json(result, out_dir / "eval_sc.json")
     fig_path = out_dir / "sc_figure.png"

@@ -17,7 +17,7 @@ from ..bitstream.container import Container, PayloadKind, unpack
 from ..bitstream.errors import GcodecError, InputError, UnsupportedError
 from ..bitstream.planes import (ALPHA_LABELMAP, IMAGE_KINDS, SECTION_PLANES, Planes, apply_planes, pack_planes, section_overhead,
                                 split_planes, with_planes)
-from . import gc_codec, labelmap_codec, sc_codec
+from . import gc_codec, labelmap_codec, sc_codec, sc_selection
 from .device import pick_device
 from .layered import codec as layered_codec
 from .registry import DEFAULT_IMAGE_MODEL, ModelRef, resolve_model
@@ -127,7 +127,7 @@ class Codec:
         return self._cached(self._sc, ref, sc_codec.load_sc)
 
     def encode_semantic(self, image: np.ndarray, labels: np.ndarray, model: str,
-                        synthesize_ids: list[int] = (), boxes: list[sc_codec.Box] = (),
+                        synthesize_ids: list[int] = (), boxes: list[sc_selection.Box] = (),
                         refine_steps: int = 0, map_tolerance: int | None = None, planes: Planes = Planes(),
                         progress: bool = False) -> bytes:
         """SC image: `labels` (H, W) class ids; latents of `synthesize_ids` cells are not coded;
@@ -144,8 +144,8 @@ class Codec:
     def decode(self, data: bytes, model: str | None = None, realism: float | None = None
                ) -> tuple[Container, np.ndarray]:
         """Container bytes -> (container, decoded array: RGB image or (H, W) label map). `realism` in
-        [0, 1] applies to layered images and to GC images with a detail stage (None: the model's or
-        stage's default; 0 is always the GC decode itself)."""
+        [0, 1] applies to layered images, GC images with a detail stage and SC images with a texture
+        branch (None: the model's or stage's default; 0 is always the GC or SC generator's decode)."""
         if realism is not None:
             layered_codec.check_realism(realism)
         full = unpack(data)
@@ -157,13 +157,13 @@ class Codec:
             ref = resolve_model(model or c.model_id, kind="gc")
             detail = self.detail(ref, realism)
             return full, apply_planes(gc_codec.decompress(self.gc(ref), c, half=self.half, detail=detail), planes)
-        if realism is not None:
-            raise InputError(f"--realism applies to layered and GC images; this is a {KIND_NAMES[c.kind]} file")
-        if c.kind == PayloadKind.LABEL_MAP:
-            return full, labelmap_codec.decompress(c)
         if c.kind == PayloadKind.SC_IMAGE:
             ref = resolve_model(model or c.model_id, kind="sc")
-            return full, apply_planes(sc_codec.decompress(self.sc(ref), c, half=self.half), planes)
+            return full, apply_planes(sc_codec.decompress(self.sc(ref), c, half=self.half, realism=realism), planes)
+        if realism is not None:
+            raise InputError(f"--realism applies to layered, GC and SC images; this is a {KIND_NAMES[c.kind]} file")
+        if c.kind == PayloadKind.LABEL_MAP:
+            return full, labelmap_codec.decompress(c)
         raise UnsupportedError(f"decoding {KIND_NAMES[c.kind]} files is not supported by this version")
 
 
@@ -198,7 +198,7 @@ def describe(data: bytes) -> dict[str, Any]:
         if c.has_section(sc_codec.SECTION_GRID_MAP) and c.section(sc_codec.SECTION_GRID_MAP):
             extra["map_tolerance"] = c.section(sc_codec.SECTION_GRID_MAP)[0]  # the grid cell in pixels
         if c.has_section(sc_codec.SECTION_SELECTION):
-            ids, boxes = sc_codec.unpack_selection(c.section(sc_codec.SECTION_SELECTION))
+            ids, boxes = sc_selection.unpack_selection(c.section(sc_codec.SECTION_SELECTION))
             extra["synthesized_class_ids"] = ids
             try:  # names when the model is at hand; the ids alone otherwise
                 ref = resolve_model(c.model_id, kind="sc")

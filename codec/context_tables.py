@@ -23,7 +23,7 @@ from ..bitstream.entropy import PRECISION
 from ..bitstream.errors import InputError
 from ..bitstream.labelmap import grid as map_grid
 from ..models.gc import pad_to_multiple
-from . import sc_codec
+from . import sc_codec, sc_selection
 from .gc_codec import CONTEXT_TABLES_KEY, SECTION_CONTEXT_LATENTS, LoadedGC, to_tensor
 from .image_io import IMAGE_SUFFIXES, labelled_pairs
 from .model_store import load_weights, save_weights
@@ -73,7 +73,7 @@ def image_symbols(gc: LoadedGC, image: np.ndarray) -> np.ndarray:
 def sc_image_symbols(sc: sc_codec.LoadedSC, image: np.ndarray, labels: np.ndarray) -> np.ndarray:
     """The int64 (C, h, w) symbols `sc_codec.compress` computes for `image` (before skipping cells),
     from the map the model codes by default (`default_map_tolerance`)."""
-    sc_codec.check_labels(labels, image.shape[:2], sc.cfg.classes)
+    sc_selection.check_labels(labels, image.shape[:2], sc.cfg.classes)
     if sc.default_map_tolerance:
         labels = map_grid.simplify(labels, sc.default_map_tolerance)
     x = pad_to_multiple(to_tensor(image, sc.device))

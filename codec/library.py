@@ -129,7 +129,7 @@ def decode(data: DataInput, realism: float | None, device: str | None) -> np.nda
     raw = to_bytes(data)
     if peek_kind(raw) == PayloadKind.VIDEO:
         if realism is not None:
-            raise InputError("realism applies to layered and GC images, not videos")
+            raise InputError("realism applies to images (layered, GC, SC), not videos")
         from .video_codec import decompress_video
 
         return decompress_video(raw, str(codec.device))[0]  # frames (T, H, W, 3); fps is in info()

@@ -1,7 +1,7 @@
 """Pillow support for .gcodec files, registered by `import gcodec`.
 
     im = Image.open("photo.gcodec")            # RGB / RGBA / L / LA images (as coded), L label maps
-    im.realism = 0.8; im.load()                 # optional, layered images: decode-time realism
+    im.realism = 0.8; im.load()                 # optional, layered/GC/SC images: decode-time realism
     im.save("copy.gcodec", model="gc-c3")       # same keywords as gcodec.encode (alpha="keep"|"drop" too)
 
 Opening parses and checks the container without importing torch; pixels are decoded on `load()`
@@ -32,7 +32,7 @@ def _accept(prefix: bytes) -> bool:
 class GcodecImageFile(ImageFile.ImageFile):
     format = FORMAT
     format_description = "gcodec learned image codec"
-    realism: float | None = None  # layered images: set before load(); None is the model's default
+    realism: float | None = None  # images: set before load(); None is the model's default
 
     def _open(self) -> None:
         assert self.fp is not None

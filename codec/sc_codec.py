@@ -31,7 +31,6 @@ from ..bitstream.entropy import decode_categorical, encode_categorical
 from ..bitstream.errors import FormatError, InputError, UnsupportedError
 from ..bitstream.labelmap import decode_labelmap, encode_labelmap
 from ..bitstream.labelmap import grid as map_grid
-from ..bitstream.varint import decode_uvarint, encode_uvarint
 from ..models.gc import ENCODER_TILES, STRIDE, pad_to_multiple, padded_size
 from ..models.latent_refine import refine_sc_symbols
 from ..models.sc import GENERATOR_TILES, SCConfig, SCModel, synthesis_heatmap, synthesis_noise, texture_noise
@@ -42,6 +41,7 @@ from .gc_codec import (check_image, read_context_tables, read_static_tables, to_
 from .device import tile_batch
 from .model_store import load_weights
 from .registry import ModelRef
+from .sc_selection import Box, check_boxes, check_labels, pack_selection, unpack_selection
 
 SECTION_LATENTS = 1
 SECTION_MAP = 2
@@ -50,15 +50,11 @@ SECTION_CONTEXT_LATENTS = 4
 SECTION_GRID_MAP = 5
 SECTION_NAMES = {SECTION_LATENTS: "latents", SECTION_MAP: "map", SECTION_SELECTION: "selection",
                  SECTION_CONTEXT_LATENTS: "latents", SECTION_GRID_MAP: "map"}
-MAX_BOXES = 64
 AUTO_SEGMENTER = "seg-camvid"  # the shipped network behind `--semantic auto`
-
-Box = tuple[int, int, int, int]  # x, y, w, h in pixels of the original image
-
-# other datasets' words for CamVid classes, so `--synthesize sky,vegetation` reads naturally
-_ALIASES = {"vegetation": "tree", "sidewalk": "pavement", "person": "pedestrian", "sign": "signsymbol",
-            "void": "unlabelled", "unlabeled": "unlabelled", "bicycle": "bicyclist", "rider": "bicyclist"}
-
+# Decode-time realism of SC files: R times the texture branch's detail on synthesized pixels. The
+# branch was trained (texture statistics, everything else frozen) to be added whole, so the
+# default is 1; R = 0 is the generator's image alone. Preserved pixels never change with R.
+DEFAULT_REALISM = 1.0
 
 @dataclass
 class LoadedSC:
@@ -105,109 +101,6 @@ def check_map_tolerance(tolerance: object) -> None:
     """0 (lossless map) or a grid cell of 2..64 pixels."""
     if type(tolerance) is not int or not (tolerance == 0 or 2 <= tolerance <= map_grid.MAX_CELL):
         raise InputError(f"--map-tolerance must be 0 (lossless) or 2..{map_grid.MAX_CELL} pixels, got {tolerance}")
-
-
-# ------------------------------------------------------------------ user-facing parsing
-
-
-def parse_classes(spec: str, names: tuple[str, ...], model: str = "the model") -> list[int]:
-    """'sky,Tree,3' -> sorted unique class ids; 'all' means every class. InputError for unknown names."""
-    lookup = {n.lower(): i for i, n in enumerate(names)}
-    ids: set[int] = set()
-    for token in (t.strip() for t in spec.split(",")):
-        if not token:
-            continue
-        key = token.lower()
-        if key == "all":
-            ids.update(range(len(names)))
-        elif key.isdigit():
-            if int(key) >= len(names):
-                raise InputError(f"class id {key} is outside 0..{len(names) - 1} for {model}")
-            ids.add(int(key))
-        elif _ALIASES.get(key, key) in lookup:
-            ids.add(lookup[_ALIASES.get(key, key)])
-        else:
-            raise InputError(f"unknown class {token!r} for {model} (known: {', '.join(names)}, or all)")
-    return sorted(ids)
-
-
-def parse_box(spec: str) -> Box:
-    """'x,y,w,h' (pixels) -> a box; InputError on anything else."""
-    parts = spec.split(",")
-    try:
-        x, y, w, h = (int(p) for p in parts)
-    except ValueError:
-        raise InputError(f"--preserve-box {spec!r}: expected x,y,w,h as four integers") from None
-    if x < 0 or y < 0 or w < 1 or h < 1:
-        raise InputError(f"--preserve-box {spec!r}: x and y must be >= 0, w and h >= 1")
-    return x, y, w, h
-
-
-def check_labels(labels: np.ndarray, image_hw: tuple[int, int], classes: int) -> None:
-    """InputError unless `labels` is an (H, W) uint8 map of the image's size with ids < classes."""
-    if not isinstance(labels, np.ndarray) or labels.ndim != 2 or labels.dtype != np.uint8:
-        raise InputError("the semantic label map must be a single-channel 8-bit image")
-    if labels.shape != tuple(image_hw):
-        raise InputError(f"label map is {labels.shape[1]}x{labels.shape[0]} but the image is "
-                         f"{image_hw[1]}x{image_hw[0]}")
-    top = int(labels.max())
-    if top >= classes:
-        raise InputError(f"label map holds class id {top}; the model knows ids 0..{classes - 1}")
-
-
-def check_boxes(boxes: list[Box], height: int, width: int, error: type[Exception] = InputError) -> None:
-    if len(boxes) > MAX_BOXES:
-        raise error(f"at most {MAX_BOXES} preserved boxes, got {len(boxes)}")
-    for x, y, w, h in boxes:
-        if x < 0 or y < 0 or w < 1 or h < 1 or x + w > width or y + h > height:
-            raise error(f"preserved box {x},{y},{w},{h} does not lie inside the {width}x{height} image")
-
-
-# ------------------------------------------------------------------ selection section
-
-
-def pack_selection(synthesize_ids: list[int], boxes: list[Box]) -> bytes:
-    """varint k, then a k-byte class bitmask (bit i of byte j: class 8j+i synthesized; k is the
-    fewest bytes that hold the mask, so the last byte is non-zero); varint m, m boxes as varints
-    x, y, w, h."""
-    mask = 0
-    for i in synthesize_ids:
-        mask |= 1 << int(i)
-    mask_bytes = mask.to_bytes((mask.bit_length() + 7) // 8, "little")
-    out = bytearray(encode_uvarint(len(mask_bytes)) + mask_bytes)
-    out += encode_uvarint(len(boxes))
-    for box in boxes:
-        for v in box:
-            out += encode_uvarint(v)
-    return bytes(out)
-
-
-def unpack_selection(data: bytes) -> tuple[list[int], list[Box]]:
-    """Inverse of `pack_selection`; checks the layout only (ranges: `decode_parts`)."""
-    k, pos = decode_uvarint(data, 0, "class mask length")
-    if k > 32:  # 256 classes at most
-        raise FormatError(f"class mask of {k} bytes is longer than 32")
-    if pos + k > len(data):
-        raise FormatError("selection section ends inside the class mask")
-    mask_bytes = data[pos : pos + k]
-    if k and mask_bytes[-1] == 0:
-        raise FormatError("class mask is not minimally encoded")
-    mask = int.from_bytes(mask_bytes, "little")
-    ids = [i for i in range(8 * k) if mask >> i & 1]
-    pos += k
-    m, pos = decode_uvarint(data, pos, "preserved box count")
-    if m > MAX_BOXES:
-        raise FormatError(f"selection holds {m} preserved boxes (at most {MAX_BOXES})")
-    boxes: list[Box] = []
-    for _ in range(m):
-        vals = []
-        for what in ("x", "y", "w", "h"):
-            v, pos = decode_uvarint(data, pos, f"box {what}")
-            vals.append(v)
-        boxes.append((vals[0], vals[1], vals[2], vals[3]))
-    if pos != len(data):
-        raise FormatError(f"{len(data) - pos} bytes of trailing data in the selection section")
-    return ids, boxes
 
 
 def section_sizes(data: bytes) -> dict[str, int]:
@@ -301,14 +194,17 @@ def encode_symbols(sc: LoadedSC, x: torch.Tensor, labels: torch.Tensor) -> torch
     return sc.model.quantizer.symbols(y)
 
 
-def decode_symbols(sc: LoadedSC, symbols: torch.Tensor, labels: torch.Tensor, heat: torch.Tensor) -> torch.Tensor:
-    """Image (1, 3, H, W) in [-1, 1], the generator and texture branch run tile by tile; the noise
-    fields are drawn for the whole image, so each tile reads its part of the same fields."""
+def decode_symbols(sc: LoadedSC, symbols: torch.Tensor, labels: torch.Tensor, heat: torch.Tensor,
+                   realism: float = DEFAULT_REALISM) -> torch.Tensor:
+    """Image (1, 3, H, W) in [-1, 1], the generator and texture branch (`realism` times its detail)
+    run tile by tile; the noise fields are drawn for the whole image, so each tile reads its part
+    of the same fields."""
     noise = synthesis_noise(heat, sc.cfg)
-    tex = texture_noise(heat) if sc.model.texture is not None and not bool(heat.all()) else []
+    tex = texture_noise(heat) if sc.model.texture is not None and realism and not bool(heat.all()) else []
 
     def decode(symbols: torch.Tensor, labels: torch.Tensor, heat: torch.Tensor, *fields: torch.Tensor) -> torch.Tensor:
-        return sc.model.decode_symbols(symbols, labels, heat, list(fields[: len(noise)]), list(fields[len(noise) :]))
+        return sc.model.decode_symbols(symbols, labels, heat, list(fields[: len(noise)]), list(fields[len(noise) :]),
+                                       realism)
 
     fields = [*noise, *tex]
     per_cell = [1, STRIDE, 1] + [f.shape[-1] // heat.shape[-1] for f in fields]
@@ -390,14 +286,26 @@ def decode_parts(sc: LoadedSC, c: Container) -> SCParts:
     return SCParts(labels, ids, boxes, heat, decode_latents(sc, c, heat))
 
 
+def sc_realism(sc: LoadedSC, realism: float | None) -> float:
+    """The R an SC decode runs at: DEFAULT_REALISM when None; InputError for an R > 0 on a model
+    without a texture branch (R is checked to lie in [0, 1] by the caller)."""
+    if realism is None:
+        return DEFAULT_REALISM if sc.model.texture is not None else 0.0
+    if realism and sc.model.texture is None:
+        raise InputError(f"--realism {realism:g} needs a texture branch, and SC model {sc.ref.name} has none")
+    return float(realism)
+
+
 @torch.inference_mode()
-def decompress(sc: LoadedSC, c: Container, half: bool = False) -> np.ndarray:
-    """Container -> RGB uint8 (H, W, 3)."""
+def decompress(sc: LoadedSC, c: Container, half: bool = False, realism: float | None = None) -> np.ndarray:
+    """Container -> RGB uint8 (H, W, 3); `realism` in [0, 1] scales the texture branch's detail
+    on synthesized pixels (None: DEFAULT_REALISM, the branch as trained; 0: none)."""
+    r = sc_realism(sc, realism)
     parts = decode_parts(sc, c)
     lab = torch.from_numpy(pad_labels(parts.labels).astype(np.int64))[None].to(sc.device)
     symbols = torch.from_numpy(parts.symbols)[None].to(sc.device)
     heat = torch.from_numpy(parts.heat).float()[None, None].to(sc.device)
     with torch.autocast(sc.device.type, dtype=torch.bfloat16 if sc.device.type == "cpu" else torch.float16,
                         enabled=half):
-        x = decode_symbols(sc, symbols, lab, heat)
+        x = decode_symbols(sc, symbols, lab, heat, r)
     return to_uint8(x, *c.size)

@@ -27,7 +27,8 @@ def train_loop(out: Path, model: torch.nn.Module, opt: torch.optim.Optimizer, ge
                postfix: Callable[[dict[str, float]], dict[str, str]] = lambda s: {"loss": f"{s['loss']:.3f}"}) -> Path:
     """Resume from `out/checkpoint.pt` if present, then call `step_fn` (one optimizer step, drawing
     its batch from `gen`) until `steps` or `time_budget` seconds (0: none); validate every
-    `val_every` steps (and at step 0). Returns the checkpoint's path."""
+    `val_every` steps, at step 0, and at the end (so the log's last record is the weights
+    exported). Returns the checkpoint's path."""
     step, elapsed = 0, 0.0
     ckpt = out / "checkpoint.pt"
     if ckpt.is_file():
@@ -47,6 +48,7 @@ def train_loop(out: Path, model: torch.nn.Module, opt: torch.optim.Optimizer, ge
         with open(out / "log.jsonl", "a") as f:
             f.write(json.dumps(record) + "\n")
 
+    first = step
     if step == 0:
         model.eval()
         log({"step": 0, "elapsed": 0.0, **validate_fn()})
@@ -68,6 +70,9 @@ def train_loop(out: Path, model: torch.nn.Module, opt: torch.optim.Optimizer, ge
             if time.perf_counter() - last_save > CHECKPOINT_EVERY_S:
                 save()
                 last_save = time.perf_counter()
+        if step % val_every and step > first:  # ended between validations: log the weights it leaves
+            model.eval()
+            log({"step": step, "elapsed": round(elapsed, 1), **validate_fn()})
     finally:  # also on Ctrl-C / SIGTERM: the steps done are kept
         signal.signal(signal.SIGTERM, previous)
         bar.close()

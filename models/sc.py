@@ -187,14 +187,16 @@ class SCModel(nn.Module):
         return self.generator(torch.cat(parts, 1), add_noise if self.cfg.noise_up else None)
 
     def texturize(self, image: torch.Tensor, onehot: torch.Tensor, heat: torch.Tensor,
-                  noise: list[torch.Tensor] | None = None) -> torch.Tensor:
-        """The generator's image with the texture branch's detail at synthesized pixels (unchanged
-        without a branch); noise: `texture_noise`'s list (the decoder's fixed fields unless given)."""
-        if self.texture is None or bool(heat.all()):  # nothing synthesized: skip the branch's work
+                  noise: list[torch.Tensor] | None = None, realism: float = 1.0) -> torch.Tensor:
+        """The generator's image with `realism` times the texture branch's detail at synthesized
+        pixels (unchanged without a branch or at realism 0); noise: `texture_noise`'s list (the
+        decoder's fixed fields unless given). Realism 1 is the branch as trained."""
+        if self.texture is None or realism == 0 or bool(heat.all()):  # nothing to add: skip the branch's work
             return image
         if noise is None:
             noise = texture_noise(heat)
-        return self.texture(image, onehot, 1 - heat_at(heat, STRIDE), noise)
+        synthesized = 1 - heat_at(heat, STRIDE)
+        return self.texture(image, onehot, synthesized if realism == 1 else synthesized * realism, noise)
 
     def forward(self, x: torch.Tensor, labels: torch.Tensor, heat: torch.Tensor,
                 noise: list[torch.Tensor] | None = None,
@@ -222,14 +224,14 @@ class SCModel(nn.Module):
 
     @torch.no_grad()
     def decode_symbols(self, symbols: torch.Tensor, labels: torch.Tensor, heat: torch.Tensor,
-                       noise: list[torch.Tensor] | None = None, tex_noise: list[torch.Tensor] | None = None
-                       ) -> torch.Tensor:
-        """Image from symbols, label maps and heatmap; noise and tex_noise as in `generate` and
-        `texturize` (the decoder's fixed fields for this heatmap unless given: a tile passes its
+                       noise: list[torch.Tensor] | None = None, tex_noise: list[torch.Tensor] | None = None,
+                       realism: float = 1.0) -> torch.Tensor:
+        """Image from symbols, label maps and heatmap; noise, tex_noise and realism as in `generate`
+        and `texturize` (the decoder's fixed fields for this heatmap unless given: a tile passes its
         crop of the whole image's fields)."""
         s = one_hot(labels, self.cfg.classes)
         image = self.generate(self.quantizer.dequantize(symbols), self.semantics(s), heat, noise)
-        return self.texturize(image, s, heat, tex_noise)
+        return self.texturize(image, s, heat, tex_noise, realism)
 
 
 def random_heatmaps(labels: torch.Tensor, classes: int, gen: torch.Generator, keep_all: bool = True) -> torch.Tensor:

@@ -27,7 +27,7 @@ import numpy as np
 import torch
 
 from gcodec.bitstream.container import Container, PayloadKind, pack, unpack
-from gcodec.codec import sc_codec
+from gcodec.codec import sc_codec, sc_selection
 from gcodec.codec.context_tables import image_paths, image_symbols, load_labels, load_photo, sc_image_symbols
 from gcodec.codec.eval.sc import SETTINGS, centre_box, setting_selections
 from gcodec.codec.gc_codec import decode_latents, latent_section, load_gc
@@ -63,7 +63,7 @@ def with_and_without_context(name: str, kind: str, ctx_weights: str | None):
 def bench_sc(name: str, ctx_weights: str | None, folder: str) -> None:
     """Static vs context latent bytes of an SC model in each eval-sc setting (real payloads, checked to decode)."""
     static, ctx = with_and_without_context(name, "sc", ctx_weights)
-    sky_tree_road = sc_codec.parse_classes("sky,tree,road", ctx.class_names)
+    sky_tree_road = sc_selection.parse_classes("sky,tree,road", ctx.class_names)
     totals = {s: [0, 0] for s in SETTINGS}
     pairs = labelled_pairs(folder)
     for img_path, lab_path in pairs:

@@ -29,7 +29,7 @@ import torch
 from PIL import Image
 
 from gcodec.bitstream.container import unpack
-from gcodec.codec import gc_codec, sc_codec
+from gcodec.codec import gc_codec, sc_codec, sc_selection
 from gcodec.codec.eval.metrics import psnr
 from gcodec.codec.registry import shipped_models
 
@@ -58,7 +58,7 @@ def bench_sc(device: torch.device, repeats: int) -> None:
     for ref in shipped_models("sc"):
         sc = sc_codec.load_sc(ref, device)
         for setting, spec in (("no synthesis", ""), ("sky+tree+road", "sky,tree,road")):
-            ids = sc_codec.parse_classes(spec, sc.class_names) if spec else []
+            ids = sc_selection.parse_classes(spec, sc.class_names) if spec else []
             c = unpack(sc_codec.compress(sc, image, labels, ids))
             t, out = _median_seconds(lambda: sc_codec.decompress(sc, c), repeats, device)
             print(f"{ref.name} {setting:14s} ({w}x{h}): decode {1000 * t:7.1f} ms "

@@ -66,12 +66,12 @@ def _camvid() -> tuple[np.ndarray, np.ndarray]:
 
 
 def _sc(map_tolerance: int = 0) -> bytes:
-    from gcodec.codec import sc_codec
+    from gcodec.codec import sc_codec, sc_selection
     from gcodec.codec.registry import resolve_model
 
     image, labels = _camvid()
     sc = sc_codec.load_sc(resolve_model("sc-camvid-c6", kind="sc"), torch.device("cpu"))
-    ids = sc_codec.parse_classes("sky,tree", sc.class_names)
+    ids = sc_selection.parse_classes("sky,tree", sc.class_names)
     return sc_codec.compress(sc, np.ascontiguousarray(image[SC_CROP]), np.ascontiguousarray(labels[SC_CROP]), ids,
                              map_tolerance=map_tolerance)
 

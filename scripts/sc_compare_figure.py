@@ -17,7 +17,7 @@ import torch
 from PIL import Image, ImageDraw
 
 from gcodec.bitstream.container import unpack
-from gcodec.codec import sc_codec
+from gcodec.codec import sc_codec, sc_selection
 from gcodec.codec.eval.sc import synthesis_measures
 from gcodec.codec.registry import resolve_model
 
@@ -26,7 +26,7 @@ CAPTION = 16  # pixels under each panel
 
 def decode_with(model: str, image: np.ndarray, labels: np.ndarray, classes: str) -> tuple[np.ndarray, str]:
     sc = sc_codec.load_sc(resolve_model(model, kind="sc"), torch.device("cpu"))
-    data = sc_codec.compress(sc, image, labels, sc_codec.parse_classes(classes, sc.class_names))
+    data = sc_codec.compress(sc, image, labels, sc_selection.parse_classes(classes, sc.class_names))
     c = unpack(data)
     out = sc_codec.decompress(sc, c)
     preserved = sc_codec.preserved_pixels(sc_codec.decode_parts(sc, c).heat, *labels.shape)

@@ -77,6 +77,9 @@ def test_train_resume_export(tiny_weights, tmp_path, photo_path):
     assert log[0]["r1_psnr"] == log[0]["r0_psnr"]  # the texture head starts silent
     assert run(*args, "--steps", "4").exit_code == 0  # resumes at step 2
     assert [json.loads(x)["step"] for x in (out / "log.jsonl").read_text().splitlines()] == [0, 2, 4]
+    assert run(*args, "--steps", "5").exit_code == 0  # a run ending between validations validates its last step
+    assert run(*args, "--steps", "5").exit_code == 0  # once: nothing left to do logs nothing
+    assert [json.loads(x)["step"] for x in (out / "log.jsonl").read_text().splitlines()] == [0, 2, 4, 5]
     state = torch.load(out / "checkpoint.pt", weights_only=True)["model"]
     assert not state["fidelity.weight"].any()  # R = 0 stays the GC decode
     assert state["texture.3.weight"].abs().sum() > 0
@@ -86,7 +89,7 @@ def test_train_resume_export(tiny_weights, tmp_path, photo_path):
     r = run("export", str(out), "-o", str(tiny_weights / "tiny-detail.safetensors"), "--default-realism", "0.5")
     assert r.exit_code == 0, r.output
     card = json.loads((tiny_weights / "tiny-detail.json").read_text())
-    assert card["kind"] == "detail" and card["base_model"] == "tiny" and card["training"]["steps"] == 4
+    assert card["kind"] == "detail" and card["base_model"] == "tiny" and card["training"]["steps"] == 5 == card["validation"]["step"]
     assert card["base_digest"] == resolve_model("tiny").digest.hex()
     from gcodec.codec.stage.stage import stage_for
 
@@ -107,6 +110,14 @@ def test_eval_decodes_gc_curves_at_each_realism(tiny_weights, tmp_path, photo_pa
     assert list(codecs) == ["gcodec:tiny-R0", "gcodec:tiny-R0-refine2", "gcodec:tiny-R1", "gcodec:tiny-R1-refine2"]
     r0, r1 = (codecs[n]["per_image"][0] for n in ("gcodec:tiny-R0", "gcodec:tiny-R1"))
     assert r0["bytes"] == r1["bytes"] and r1["texture_retention"] != r0["texture_retention"]
+    # "default": each stage at its own R (0.5 for the tiny stage)
+    r = run("eval", "--data", str(photo_path), "--codecs", "gcodec:tiny", "--gc-realism", "default,0.5", "--out", str(out))
+    assert r.exit_code == 0, r.output
+    codecs = json.loads(out.read_text())["codecs"]
+    assert list(codecs) == ["gcodec:tiny-Rdefault", "gcodec:tiny-R0.5"]
+    assert codecs["gcodec:tiny-Rdefault"]["per_image"][0]["psnr"] == codecs["gcodec:tiny-R0.5"]["per_image"][0]["psnr"]
+    r = run("eval", "--data", str(photo_path), "--codecs", "gcodec:tiny", "--gc-realism", "0,best", "--out", str(out))
+    assert r.exit_code == 1 and "comma-separated" in r.stderr
 
 
 def test_warm_start_from_a_layered_generator():

@@ -17,7 +17,7 @@ from gcodec.bitstream.entropy import encode_categorical
 from gcodec.bitstream.errors import FormatError, InputError
 from gcodec.bitstream.labelmap import encode_labelmap
 from gcodec.cli.main import main
-from gcodec.codec import sc_codec
+from gcodec.codec import sc_codec, sc_selection
 from gcodec.codec.eval.sc import centre_box, masked_psnr, rect_of
 from gcodec.codec.gc_codec import to_tensor
 from gcodec.codec.registry import resolve_model
@@ -168,15 +168,15 @@ def test_heatmap_majority_rule():
 
 def test_selection_round_trip_and_canonical_form():
     for ids, boxes in (([], []), ([0, 3, 5], []), (list(range(12)), [(1, 2, 3, 4), (0, 0, 480, 360)])):
-        data = sc_codec.pack_selection(ids, boxes)
-        assert sc_codec.unpack_selection(data) == (ids, boxes)
-    assert sc_codec.pack_selection([], []) == b"\x00\x00"
+        data = sc_selection.pack_selection(ids, boxes)
+        assert sc_selection.unpack_selection(data) == (ids, boxes)
+    assert sc_selection.pack_selection([], []) == b"\x00\x00"
     with pytest.raises(FormatError):
-        sc_codec.unpack_selection(b"\x02\x01\x00\x00")  # mask with a zero top byte
+        sc_selection.unpack_selection(b"\x02\x01\x00\x00")  # mask with a zero top byte
     with pytest.raises(FormatError):
-        sc_codec.unpack_selection(b"\x00\x00\x00")  # trailing byte
+        sc_selection.unpack_selection(b"\x00\x00\x00")  # trailing byte
     with pytest.raises(FormatError):
-        sc_codec.unpack_selection(b"\x00\x01\x01\x01")  # box cut short
+        sc_selection.unpack_selection(b"\x00\x01\x01\x01")  # box cut short
 
 
 @pytest.fixture
@@ -244,13 +244,13 @@ def test_sc_context_tables_learn_from_labelled_photos(sc, photo, labels, tmp_pat
 def test_parse_classes_names_aliases_and_errors():
     names = sc_codec.class_names_for({}, 12)
     assert names[SKY] == "Sky" and names[VOID] == "Unlabelled"
-    assert sc_codec.parse_classes("sky,TREE,Road", names) == [SKY, ROAD, TREE]
-    assert sc_codec.parse_classes("vegetation, sidewalk", names) == [4, TREE]
-    assert sc_codec.parse_classes("all", names) == list(range(12))
+    assert sc_selection.parse_classes("sky,TREE,Road", names) == [SKY, ROAD, TREE]
+    assert sc_selection.parse_classes("vegetation, sidewalk", names) == [4, TREE]
+    assert sc_selection.parse_classes("all", names) == list(range(12))
     with pytest.raises(InputError, match="unknown class 'skyy'"):
-        sc_codec.parse_classes("sky,skyy", names)
+        sc_selection.parse_classes("sky,skyy", names)
     with pytest.raises(InputError):
-        sc_codec.parse_classes("12", names)
+        sc_selection.parse_classes("12", names)
 
 
 def test_encode_rejects_bad_label_maps_and_boxes(sc, photo, labels):
@@ -263,7 +263,7 @@ def test_encode_rejects_bad_label_maps_and_boxes(sc, photo, labels):
     with pytest.raises(InputError, match="inside"):
         sc_codec.compress(sc, photo, labels, [], [(190, 0, 11, 5)])
     with pytest.raises(InputError):
-        sc_codec.parse_box("1,2,3")
+        sc_selection.parse_box("1,2,3")
 
 
 def _with_section(data: bytes, tag: int, payload: bytes) -> bytes:
@@ -274,8 +274,8 @@ def _with_section(data: bytes, tag: int, payload: bytes) -> bytes:
 
 def test_decode_validates_selection_map_and_model(sc, photo, labels, weights):
     data = sc_codec.compress(sc, photo, labels, [SKY])
-    for payload, msg in ((sc_codec.pack_selection([12], []), "class id 12"),
-                         (sc_codec.pack_selection([], [(0, 0, 201, 10)]), "inside"),
+    for payload, msg in ((sc_selection.pack_selection([12], []), "class id 12"),
+                         (sc_selection.pack_selection([], [(0, 0, 201, 10)]), "inside"),
                          (b"", "ends inside")):
         with pytest.raises(FormatError, match=msg):
             sc_codec.decode_parts(sc, unpack(_with_section(data, sc_codec.SECTION_SELECTION, payload)))
@@ -424,6 +424,11 @@ def test_cli_eval_sc(weights, tmp_path, photo, labels):
     assert s["none"]["texture_synth"] is None and s["box"]["texture_synth"] > 0
     assert -1 <= s["box"]["tile_repeat_synth"] <= 1 and -1 <= s["box"]["gc_tile_repeat_synth"] <= 1
     assert "sky+tree+road" in r.stdout and "tile repetition" in r.stdout
+    # segmentation kept on the synthesized pixels alone; the decode's realism is recorded
+    assert 0 <= s["box"]["miou_vs_original_synth"] <= 1 and "miou_vs_original_synth" not in s["none"]
+    assert res["realism"] == 0 and "realism 0" in r.stdout  # tiny-sc has no texture branch
+    _one_line_error(run("eval-sc", "--data", data, "-m", "tiny-sc", "--realism", "0.5", "-o", tmp_path / "x"),
+                    "texture branch")
     # a resumed run reuses the cached per-image records and reports the same numbers
     args = ["eval-sc", "--data", data, "-m", "tiny-sc", "--seg-model", "tiny-seg", "--gc-model", "tiny",
             "--box-fraction", "0.75", "--resume", "--figure-image", "im0"]

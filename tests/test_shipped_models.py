@@ -6,7 +6,7 @@ import torch
 from PIL import Image
 
 from gcodec.bitstream.container import unpack
-from gcodec.codec import gc_codec, sc_codec
+from gcodec.codec import gc_codec, sc_codec, sc_selection
 from gcodec.codec.eval.metrics import psnr
 from gcodec.codec.eval.sc import masked_psnr, synthesis_measures
 from gcodec.codec.registry import DEFAULT_IMAGE_MODEL, resolve_model, shipped_models
@@ -76,7 +76,7 @@ def test_shipped_sc_model_on_a_real_street_scene():
     full = unpack(sc_codec.compress(sc, image, labels, []))
     assert sc.context_tables is not None and full.has_section(sc_codec.SECTION_CONTEXT_LATENTS)
     assert psnr(sc_codec.decompress(sc, full), image) > PSNR_FLOOR
-    synth = unpack(sc_codec.compress(sc, image, labels, sc_codec.parse_classes("sky,tree,road", sc.class_names)))
+    synth = unpack(sc_codec.compress(sc, image, labels, sc_selection.parse_classes("sky,tree,road", sc.class_names)))
     part = sc_codec.decode_parts(sc, synth)
     ratio = len(synth.section(sc_codec.SECTION_CONTEXT_LATENTS)) / len(full.section(sc_codec.SECTION_CONTEXT_LATENTS))
     assert 0 < part.heat.mean() < 0.8 and abs(ratio - part.heat.mean()) < 0.15

@@ -7,7 +7,7 @@ import torch
 from PIL import Image
 
 from gcodec.bitstream.container import unpack
-from gcodec.codec import gc_codec, sc_codec
+from gcodec.codec import gc_codec, sc_codec, sc_selection
 from gcodec.codec.eval.metrics import psnr
 from gcodec.codec.layered import codec as layered_codec
 from gcodec.codec.registry import resolve_model
@@ -93,7 +93,7 @@ def test_tiled_sc_decode_reads_the_whole_images_noise(monkeypatch):
     sc = sc_codec.load_sc(resolve_model("sc-camvid-c6", kind="sc"), torch.device("cpu"))
     image = np.asarray(Image.open(FIXTURES / "camvid_0016E5_07959.jpg").convert("RGB"))
     labels = np.asarray(Image.open(FIXTURES / "labelmap_camvid_0016E5_07959.png"))
-    c = unpack(sc_codec.compress(sc, image, labels, sc_codec.parse_classes("sky,road", sc.class_names)))
+    c = unpack(sc_codec.compress(sc, image, labels, sc_selection.parse_classes("sky,road", sc.class_names)))
     whole = sc_codec.decompress(sc, c)
     monkeypatch.setattr(tiling, "TILE_PIXELS", (24 * STRIDE) ** 2)
     tiles = sc_codec.decompress(sc, c)

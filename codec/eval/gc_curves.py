@@ -44,11 +44,12 @@ def refined_name(name: str, steps: int) -> str:
 
 
 def gcodec_codecs(names: list[str], device: torch.device, half: bool = False,
-                  refine_steps: int = 0, realisms: list[float] | None = None) -> dict[str, GcodecRD]:
+                  refine_steps: int = 0, realisms: list[float | None] | None = None) -> dict[str, GcodecRD]:
     """'gcodec' -> every shipped GC model as one curve; 'gcodec:A+B' -> models A and B.
 
     With refine_steps > 0 each curve gets a twin, NAME-refineN, encoded with latent refinement.
-    With `realisms`, each curve is decoded at every R instead, as NAME-R<r> (detail stages).
+    With `realisms`, each curve is decoded at every R instead, as NAME-R<r> (detail stages; None:
+    each model's stage at its default R, as NAME-Rdefault).
     """
     out = {}
     for n in names:
@@ -61,7 +62,8 @@ def gcodec_codecs(names: list[str], device: torch.device, half: bool = False,
             models = n[len("gcodec:"):].split("+")
         else:
             continue
-        for curve, r in ([(f"{n}-R{r:g}", r) for r in realisms] if realisms else [(n, None)]):
+        curves = [(f"{n}-R{'default' if r is None else format(r, 'g')}", r) for r in realisms] if realisms else [(n, None)]
+        for curve, r in curves:
             out[curve] = GcodecRD(curve, models, device, half, realism=r)
             if refine_steps > 0:
                 twin = refined_name(curve, refine_steps)

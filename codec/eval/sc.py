@@ -37,7 +37,7 @@ from ...bitstream.errors import InputError
 from ...models.seg_metrics import ConfusionMeter, confusion, metrics_from_confusion
 from ...models.segnet import SegNet
 from ...models.train_seg_data import CAMVID_CLASSES, IGNORE
-from .. import gc_codec, sc_codec
+from .. import gc_codec, sc_codec, sc_selection
 from ..image_io import labelled_pairs
 from ..segment import segment
 from .metrics import ms_ssim, ms_ssim_reason, psnr, texture_retention, tile_repetition
@@ -47,7 +47,7 @@ SETTING_TITLES = {"none": "no synthesis", "sky+tree+road": "synthesize sky+tree+
                   "box": "preserve box, synthesize rest"}
 
 
-def centre_box(height: int, width: int, fraction: float) -> sc_codec.Box:
+def centre_box(height: int, width: int, fraction: float) -> sc_selection.Box:
     """The centred box covering `fraction` of each side."""
     if not 0 < fraction <= 1:
         raise InputError(f"box fraction must be in (0, 1], got {fraction}")
@@ -56,7 +56,7 @@ def centre_box(height: int, width: int, fraction: float) -> sc_codec.Box:
 
 
 def setting_selections(classes: int, sky_tree_road: list[int],
-                       box: sc_codec.Box) -> dict[str, tuple[list[int], list[sc_codec.Box]]]:
+                       box: sc_selection.Box) -> dict[str, tuple[list[int], list[sc_selection.Box]]]:
     """(synthesized class ids, preserved boxes) of each setting."""
     return {"none": ([], []), "sky+tree+road": (sky_tree_road, []), "box": (list(range(classes)), [box])}
 
@@ -114,19 +114,27 @@ def _mean(values: list[float | None]) -> tuple[float | None, int]:
 
 
 def _class_id(names: tuple[str, ...], name: str) -> int:
-    return sc_codec.parse_classes(name, names)[0]
+    return sc_selection.parse_classes(name, names)[0]
 
 
-def _confusions(seg_dec: np.ndarray, seg_orig: np.ndarray, truth: np.ndarray, n: int) -> dict[str, list]:
-    dec = torch.from_numpy(seg_dec)
-    return {"vs_original": confusion(dec, torch.from_numpy(seg_orig), n, IGNORE).tolist(),
-            "vs_truth": confusion(dec, torch.from_numpy(truth), n, IGNORE).tolist()}
+def _confusions(seg_dec: np.ndarray, seg_orig: np.ndarray, truth: np.ndarray, n: int,
+                synthesized: np.ndarray | None = None) -> dict[str, list]:
+    """Confusion matrices of the decode's segmentation against the original's and the ground
+    truth; with `synthesized` (bool (H, W)), also against the original's on those pixels only."""
+    dec, orig = torch.from_numpy(seg_dec), torch.from_numpy(seg_orig)
+    out = {"vs_original": confusion(dec, orig, n, IGNORE).tolist(),
+           "vs_truth": confusion(dec, torch.from_numpy(truth), n, IGNORE).tolist()}
+    if synthesized is not None:
+        keep = torch.from_numpy(synthesized)
+        out["vs_original_synth"] = confusion(dec[keep], orig[keep], n, IGNORE).tolist()
+    return out
 
 
 @torch.inference_mode()
 def _evaluate_one(sc: sc_codec.LoadedSC, segmenter: SegNet, gc: gc_codec.LoadedGC | None, img_path: Path,
                   lab_path: Path, box_fraction: float, sky_tree_road: list[int],
-                  refine_steps: int = 0, map_tolerance: int = 0) -> tuple[dict[str, Any], dict]:
+                  refine_steps: int = 0, map_tolerance: int = 0, realism: float | None = None
+                  ) -> tuple[dict[str, Any], dict]:
     """One image in every setting: its record (with per-image confusion matrices under
     `_confusion`) and the decoded images."""
     n_seg = len(CAMVID_CLASSES)
@@ -146,12 +154,13 @@ def _evaluate_one(sc: sc_codec.LoadedSC, segmenter: SegNet, gc: gc_codec.LoadedG
         ids, boxes = selections[s]
         data = sc_codec.compress(sc, image, labels, ids, boxes, refine_steps=refine_steps, map_tolerance=map_tolerance)
         c = unpack(data)
-        out = sc_codec.decompress(sc, c)
+        out = sc_codec.decompress(sc, c, realism=realism)
         parts = sc_codec.decode_parts(sc, c)
         mask = sc_codec.preserved_pixels(parts.heat, h, w)
         masks[s], decoded[s] = mask, out
         sizes = sc_codec.section_sizes(data)
-        rec["_confusion"][s] = _confusions(segment(segmenter, out), seg_orig, truth, n_seg)
+        rec["_confusion"][s] = _confusions(segment(segmenter, out), seg_orig, truth, n_seg,
+                                           ~mask if s != "none" else None)
         rec[s] = {
             "bytes": len(data), "map_bytes": sizes["map"], "latent_bytes": sizes["latents"],
             "bpp": 8 * len(data) / (h * w), "bpp_map": 8 * sizes["map"] / (h * w),
@@ -184,20 +193,23 @@ def _evaluate_one(sc: sc_codec.LoadedSC, segmenter: SegNet, gc: gc_codec.LoadedG
 def evaluate_sc(sc: sc_codec.LoadedSC, segmenter: SegNet, folder: str | Path, box_fraction: float = 0.5,
                 gc: gc_codec.LoadedGC | None = None, limit: int | None = None, figure_stem: str | None = None,
                 progress: bool = True, cache_dir: str | Path | None = None, refine_steps: int = 0,
-                map_tolerance: int = 0) -> dict[str, Any]:
+                map_tolerance: int = 0, realism: float | None = None) -> dict[str, Any]:
     """Run the three settings on every pair; returns per-image records, a summary and the
     decoded images of the figure image (`figure` key, not JSON). With `cache_dir`, each
     image's record is kept there and reused by a rerun with the same models and box.
     `refine_steps` > 0 encodes SC and GC images with latent refinement; `map_tolerance` > 0
-    codes the map on a grid of that many pixels."""
+    codes the map on a grid of that many pixels; SC files decode at `realism` (None: the
+    model's default)."""
+    realism = sc_codec.sc_realism(sc, realism)
     pairs = camvid_pairs(folder)[:limit]
     sky_tree_road = [_class_id(sc.class_names, n) for n in ("sky", "tree", "road")]
     n_seg = len(CAMVID_CLASSES)
-    meters = {s: {"vs_original": ConfusionMeter(n_seg, IGNORE), "vs_truth": ConfusionMeter(n_seg, IGNORE)}
+    meters = {s: {ref: ConfusionMeter(n_seg, IGNORE)
+                  for ref in ("vs_original", "vs_truth") + (("vs_original_synth",) if s in SETTINGS[1:] else ())}
               for s in SETTINGS + (("gc",) if gc else ())}
     key = {"model": sc.ref.name, "digest": sc.ref.digest.hex(), "box_fraction": box_fraction,
            "gc": gc.ref.name if gc else None, "seg": getattr(segmenter, "card", {}).get("sha256"),
-           "refine": refine_steps, "map_tolerance": map_tolerance, "measures": 2}  # bump when a record gains a measure
+           "refine": refine_steps, "map_tolerance": map_tolerance, "realism": realism, "measures": 3}  # bump when a record gains a measure
     records: list[dict[str, Any]] = []
     figure: dict[str, Any] = {}
     fig_stem = figure_stem or pairs[0][0].stem
@@ -209,7 +221,7 @@ def evaluate_sc(sc: sc_codec.LoadedSC, segmenter: SegNet, folder: str | Path, bo
             rec = stored["record"] if stored.get("key") == key else None
         if rec is None:
             rec, decoded = _evaluate_one(sc, segmenter, gc, img_path, lab_path, box_fraction, sky_tree_road,
-                                         refine_steps, map_tolerance)
+                                         refine_steps, map_tolerance, realism)
             if cached is not None:
                 cached.parent.mkdir(parents=True, exist_ok=True)
                 cached.write_text(json.dumps({"key": key, "record": rec}))
@@ -222,7 +234,7 @@ def evaluate_sc(sc: sc_codec.LoadedSC, segmenter: SegNet, folder: str | Path, bo
         records.append(rec)
     summary = summarize(records, meters, gc.ref.name if gc else None)
     return {"model": sc.ref.name, "folder": str(folder), "n_images": len(records), "box_fraction": box_fraction,
-            "refine_steps": refine_steps, "map_tolerance": map_tolerance, "summary": summary, "images": records, "figure": figure}
+            "refine_steps": refine_steps, "map_tolerance": map_tolerance, "realism": realism, "summary": summary, "images": records, "figure": figure}
 
 
 def summarize(records: list[dict[str, Any]], meters: dict[str, dict[str, ConfusionMeter]],
@@ -263,7 +275,8 @@ def format_table(result: dict[str, Any]) -> str:
     head = (f"{'setting':<14} {'bpp':>7} {'map':>7} {'latent':>7} {'coded':>6} {'PSNR':>6} {'MS-SSIM':>7} "
             f"{'PSNR-p':>6} {'MSSSIM-p':>8} {'PSNR-p@none':>11} {'mIoU-orig':>9} {'mIoU-gt':>7}")
     lines = [f"{result['model']} on {result['folder']}: {result['n_images']} images "
-             f"(box = centred, {result['box_fraction']:g} of each side)", head, "-" * len(head)]
+             f"(box = centred, {result['box_fraction']:g} of each side; realism {result['realism']:g})",
+             head, "-" * len(head)]
     for name in SETTINGS:
         r = s[name]
         lines.append(f"{name:<14} {_f(r['bpp'], '.4f'):>7} {_f(r['bpp_map'], '.4f'):>7} "
@@ -287,6 +300,7 @@ def format_table(result: dict[str, Any]) -> str:
     lines.append("synthesized pixels: " + "; ".join(
         f"{n} texture {_f(s[n]['texture_synth'], '.3f')}"
         + (f" (gc {_f(s[n]['gc_texture_synth'], '.3f')})" if "gc_texture_synth" in s[n] else "")
+        + f", mIoU-orig {100 * s[n]['miou_vs_original_synth']:.2f}"
         + f", tile repetition {_f(s[n]['tile_repeat_synth'], '.3f')} (original {_f(s[n]['tile_repeat_synth_original'], '.3f')}"
         + (f", gc {_f(s[n]['gc_tile_repeat_synth'], '.3f')}" if "gc_tile_repeat_synth" in s[n] else "") + ")"
         for n in SETTINGS[1:]))
