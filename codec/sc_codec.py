@@ -56,6 +56,7 @@ AUTO_SEGMENTER = "seg-camvid"  # the shipped network behind `--semantic auto`
 # default is 1; R = 0 is the generator's image alone. Preserved pixels never change with R.
 DEFAULT_REALISM = 1.0
 
+
 @dataclass
 class LoadedSC:
     ref: ModelRef
