@@ -66,6 +66,21 @@ def half_weights(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     return {k: (v.half() if v.is_floating_point() and v.ndim > 1 else v.float()) for k, v in state.items()}
 
 
+TRAIN_STATS = ("loss", "fidelity", "texture", "train_bpp")  # a log record's training-batch numbers
+
+
+def detail_run_entries(meta: dict[str, Any], train_config: dict[str, Any], ckpt: dict[str, Any],
+                       log: list[dict[str, Any]], data_note: str, trained_on: str,
+                       **more: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The card's "training" and "validation" entries of a detail-generator run (layered or stage):
+    its config.json `meta`, its train config as a dict, checkpoint and log; `more` joins "training"."""
+    training = {"command": meta.get("command"), "data": data_note or meta.get("data"), "steps": int(ckpt["step"]),
+                "wall_seconds": round(float(ckpt["elapsed"]), 1), "hardware": trained_on or None, **more,
+                "config": {k: v for k, v in train_config.items() if k != "model"}}
+    final = log[-1] if log else {}
+    return training, {k: v for k, v in final.items() if k not in TRAIN_STATS}
+
+
 def run_log(run_dir: Path, up_to_step: int | None = None) -> list[dict[str, Any]]:
     """A run folder's log.jsonl records ([] if none), those after `up_to_step` left out (the
     exported checkpoint's step: a log copied later may run past it)."""

@@ -9,7 +9,7 @@ from typing import Any
 from ...bitstream.entropy import PRECISION
 from ...models.detail import DetailModel
 from ...models.train_layered import LayeredTrainConfig
-from ..export import TABLES_KEY, half_weights, integer_tables, load_checkpoint, run_log
+from ..export import TABLES_KEY, detail_run_entries, half_weights, integer_tables, load_checkpoint, run_log
 from ..model_store import save_weights
 
 BASE_NOTE = ("VVC intra (ffmpeg libvvenc, preset medium, fixed QP, qpa 0, 10-bit 4:2:0, BT.601 limited range) "
@@ -32,11 +32,14 @@ def export_layered_run(run_dir: str | Path, out_path: str | Path, name: str, dat
     ckpt = load_checkpoint(run_dir)
     model = DetailModel(cfg.model)
     model.load_state_dict(ckpt["model"])
-    step, elapsed = int(ckpt["step"]), round(float(ckpt["elapsed"]), 1)
+    step = int(ckpt["step"])
     log = run_log(run_dir, step)
     tensors = half_weights(model.state_dict())
     tensors[TABLES_KEY] = integer_tables(model.prior.logits)
-    final = log[-1] if log else {}
+    # a run started from another (`--init-from`) adds up its training
+    training, validation = detail_run_entries(meta, cfg.to_dict(), ckpt, log, data_note, trained_on,
+                                              init_from=meta.get("init_from"),
+                                              total_steps=step + _chain_steps(meta.get("init_from")))
     card = {
         "name": name,
         "kind": "layered",
@@ -46,13 +49,8 @@ def export_layered_run(run_dir: str | Path, out_path: str | Path, name: str, dat
         "default_realism": default_realism,
         "entropy": {"tables": TABLES_KEY, "dtype": "int32", "precision": PRECISION,
                     "note": "per-channel categorical tables over the L centers; rows sum to 2**precision"},
-        "training": {"command": meta.get("command"), "data": data_note or meta.get("data"), "steps": step,
-                     "wall_seconds": elapsed, "hardware": trained_on or None,
-                     # a stage started from another run (`--init-from`) adds up its training
-                     "init_from": meta.get("init_from"),
-                     "total_steps": step + _chain_steps(meta.get("init_from")),
-                     "config": {k: v for k, v in cfg.to_dict().items() if k != "model"}},
-        "validation": {k: v for k, v in final.items() if k not in ("loss", "fidelity", "texture", "train_bpp")},
+        "training": training,
+        "validation": validation,
         "validation_note": "held-out training images (name hash) as 256x256 crops, each coded at two QPs per "
                            "base scale; base_* is the upscaled VVC decode, r<R>_* the decode at R (r0_*, r0.5_*, r1_*)",
         "log": log,

@@ -12,7 +12,7 @@ from typing import Any
 
 from ...models.detail import DetailGenerator
 from ...models.train_stage import StageTrainConfig
-from ..export import half_weights, load_checkpoint, run_log
+from ..export import detail_run_entries, half_weights, load_checkpoint, run_log
 from ..model_store import save_weights
 
 
@@ -31,10 +31,9 @@ def export_stage_run(run_dir: str | Path, out_path: str | Path, name: str, data_
     ckpt = load_checkpoint(run_dir)
     stage = DetailGenerator(cfg.model)
     stage.load_state_dict(ckpt["model"])
-    step, elapsed = int(ckpt["step"]), round(float(ckpt["elapsed"]), 1)
-    log = run_log(run_dir, step)
     tensors = half_weights({k: v for k, v in stage.state_dict().items() if not k.startswith("fidelity.")})
-    final = log[-1] if log else {}
+    log = run_log(run_dir, int(ckpt["step"]))
+    training, validation = detail_run_entries(meta, cfg.to_dict(), ckpt, log, data_note, trained_on)
     card = {
         "name": name,
         "kind": "detail",
@@ -43,10 +42,8 @@ def export_stage_run(run_dir: str | Path, out_path: str | Path, name: str, data_
         "base_model": meta["base_model"],
         "base_digest": meta["base_digest"],
         "default_realism": default_realism,
-        "training": {"command": meta.get("command"), "data": data_note or meta.get("data"), "steps": step,
-                     "wall_seconds": elapsed, "hardware": trained_on or None,
-                     "config": {k: v for k, v in cfg.to_dict().items() if k != "model"}},
-        "validation": {k: v for k, v in final.items() if k not in ("loss", "fidelity", "texture", "train_bpp")},
+        "training": training,
+        "validation": validation,
         "validation_note": "held-out training images (name hash), two 256x256 crops each; r0_* is the GC decode, "
                            "r<R>_* the decode at R",
         "log": log,
