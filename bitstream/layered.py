@@ -4,11 +4,13 @@ One section, tag 1, so the container adds a single tag, length and CRC:
 
     byte 0      bits 7-6: log2 of the base scale (0, 1, 2 -> 1, 1/2, 1/4; 3 is invalid)
                 bits 5-0: the base stream's QP (informational: the stream carries its own)
-    byte 1      bit 7: band gains follow; bits 6-4: 0 (reserved); bits 3-0: coded latent channels k
+    byte 1      bit 7: band gains follow; bit 6: the base stream's parameter sets are implied;
+                bits 5-4: 0 (reserved); bits 3-0: coded latent channels k
     2 bytes     only with bit 7: the encoder's band gains (fine << 4 | mid, coarse << 4), each a
                 4-bit code c for a gain of c / 4 (GAIN_STEP)
     varint      n: length of the base stream
-    n bytes     the raw VVC intra stream (Annex-B, 10-bit 4:2:0, padded to multiples of 8)
+    n bytes     the raw VVC intra stream (Annex-B, 10-bit 4:2:0, padded to multiples of 8); with bit 6,
+                without the AUD, SPS and PPS that vvc_params rebuilds from the coded size
     the rest    the first k latent channels, ANS-coded under the model's per-channel tables
                 (empty when k = 0); channels from k on decode as the middle level
 
@@ -18,8 +20,9 @@ from (H, W) padded up to multiples of 32.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
+from . import vvc_params
 from .errors import FormatError, TruncatedError
 from .varint import decode_uvarint, encode_uvarint
 
@@ -27,6 +30,7 @@ SECTION = 1
 SCALE_CODES = {1: 0, 2: 1, 4: 2}
 MAX_CHANNELS = 15
 GAINS_FLAG = 0x80  # byte 1: band gains follow
+IMPLIED_FLAG = 0x40  # byte 1: the base stream's parameter sets are left out
 GAIN_STEP = 0.25  # a gain code c means a gain of c * GAIN_STEP
 MAX_GAIN_CODE = 15
 
@@ -40,6 +44,8 @@ class LayeredPayload:
     latents: bytes  # ANS payload of the k channels
     # the encoder's band gains (fine, mid, coarse) as codes 0..15 (gain = code * GAIN_STEP), or None
     gains: tuple[int, int, int] | None = None
+    # bytes of the base stream the file left out (its parameter sets, rebuilt at decode)
+    implied_bytes: int = field(default=0, compare=False)
 
     def __post_init__(self) -> None:
         if self.scale not in SCALE_CODES:
@@ -52,18 +58,31 @@ class LayeredPayload:
             raise ValueError(f"band gain codes must be three numbers in 0..{MAX_GAIN_CODE}, got {self.gains}")
 
 
-def pack_payload(p: LayeredPayload) -> bytes:
-    head = bytes([(SCALE_CODES[p.scale] << 6) | p.qp, p.channels | (GAINS_FLAG if p.gains is not None else 0)])
+def coded_base_size(size: tuple[int, int], scale: int) -> tuple[int, int]:
+    """(width, height) of the coded base picture of an (H, W) image: ceil(H/s), ceil(W/s) padded
+    up to multiples of 8."""
+    h, w = -(-size[0] // scale), -(-size[1] // scale)
+    return -(-w // 8) * 8, -(-h // 8) * 8
+
+
+def pack_payload(p: LayeredPayload, size: tuple[int, int], imply_parameter_sets: bool = True) -> bytes:
+    """The section for an (H, W) image; the base's parameter sets are left out when the
+    decoder's rebuild gives them back byte for byte (and `imply_parameter_sets`)."""
+    stripped = vvc_params.strip_parameter_sets(p.base, *coded_base_size(size, p.scale)) if imply_parameter_sets else None
+    base = p.base if stripped is None else stripped
+    flags = (GAINS_FLAG if p.gains is not None else 0) | (IMPLIED_FLAG if stripped is not None else 0)
+    head = bytes([(SCALE_CODES[p.scale] << 6) | p.qp, p.channels | flags])
     if p.gains is not None:
         head += bytes([p.gains[0] << 4 | p.gains[1], p.gains[2] << 4])
-    return head + encode_uvarint(len(p.base)) + p.base + p.latents
+    return head + encode_uvarint(len(base)) + base + p.latents
 
 
-def unpack_payload(data: bytes) -> LayeredPayload:
-    """Parse the section; FormatError / TruncatedError for anything malformed."""
+def unpack_payload(data: bytes, size: tuple[int, int]) -> LayeredPayload:
+    """Parse the section of an (H, W) image, base stream made whole; FormatError / TruncatedError
+    for anything malformed."""
     if len(data) < 3:
         raise TruncatedError("layered image section ends inside its header")
-    code, channels, pos = data[0] >> 6, data[1] & ~GAINS_FLAG, 2
+    code, channels, pos = data[0] >> 6, data[1] & 0x3F, 2  # without the two flags
     if code == 3:
         raise FormatError("layered image: invalid base scale code 3")
     if channels >> 4:
@@ -86,4 +105,9 @@ def unpack_payload(data: bytes) -> LayeredPayload:
     if channels and not latents:
         raise TruncatedError(f"layered image: {channels} latent channels are coded but their bytes are missing")
     scale = {v: k for k, v in SCALE_CODES.items()}[code]
-    return LayeredPayload(scale, data[0] & 63, channels, bytes(data[pos : pos + n]), latents, gains)
+    base = bytes(data[pos : pos + n])
+    p = LayeredPayload(scale, data[0] & 63, channels, base, latents, gains)
+    if data[1] & IMPLIED_FLAG:
+        whole = vvc_params.restore_parameter_sets(base, *coded_base_size(size, scale))
+        p = replace(p, base=whole, implied_bytes=len(whole) - len(base))
+    return p

@@ -41,7 +41,8 @@ def info(file: str, as_json: bool) -> None:
                    + (f", {v['head']} head" if v.get("head") else ""))
     if "layered" in d:
         ly = d["layered"]
-        click.echo(f"  base    {ly['base_codec']}, QP {ly['qp']}, scale {ly['scale']}: {ly['base_bytes']} bytes")
+        click.echo(f"  base    {ly['base_codec']}, QP {ly['qp']}, scale {ly['scale']}: {ly['base_bytes']} bytes"
+                   + (f" (+{ly['base_bytes_implied']} of parameter sets rebuilt at decode)" if ly["base_bytes_implied"] else ""))
         click.echo(f"  latents {ly['latent_channels']} channels: {ly['latent_bytes']} bytes")
     if "synthesized_class_ids" in d:
         synth = d.get("synthesized_classes") or d["synthesized_class_ids"]

@@ -210,10 +210,12 @@ def describe(data: bytes) -> dict[str, Any]:
     if c.kind == PayloadKind.LAYERED_IMAGE:
         from ..bitstream.layered import SECTION, unpack_payload
 
-        p = unpack_payload(c.section(SECTION))
+        p = unpack_payload(c.section(SECTION), c.size)
         extra["section_names"] = {str(SECTION): "layered"}
         extra["layered"] = {"base_codec": "VVC intra", "qp": p.qp, "scale": f"1/{p.scale}",
-                            "base_bytes": len(p.base), "latent_bytes": len(p.latents), "latent_channels": p.channels,
+                            "base_bytes": len(p.base) - p.implied_bytes,
+                            "base_bytes_implied": p.implied_bytes,
+                            "latent_bytes": len(p.latents), "latent_channels": p.channels,
                             **({"band_gains": list(layered_codec.gain_values(p.gains))} if p.gains is not None else {})}
     if c.kind in IMAGE_KINDS and c.has_section(SECTION_PLANES):
         extra.update(_describe_planes(c))

@@ -24,6 +24,7 @@ import hashlib
 import json
 import os
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
@@ -88,13 +89,19 @@ def _video() -> bytes:
     return compress_video(str(FIXTURES / "clip_carphone_64x48.mp4"), VideoOptions(progress=False, device="cpu", **VIDEO))
 
 
-def _layered(model: str = "layered") -> bytes:
+def _layered(model: str = "layered", implied: bool = False) -> bytes:
+    """`implied`: the base's VVC parameter sets left out, as encoders write since 2026-12-07;
+    without it, the whole stream, as files written before."""
+    from gcodec.bitstream.container import pack
+    from gcodec.bitstream.layered import SECTION, pack_payload, unpack_payload
     from gcodec.codec.layered import codec as layered_codec
     from gcodec.codec.registry import resolve_model
 
     photo = np.asarray(Image.open(FIXTURES / "photo_200x168.png").convert("RGB"))
     lm = layered_codec.load_layered(resolve_model(model, kind="layered"), torch.device("cpu"))
-    return layered_codec.compress_at(lm, np.ascontiguousarray(photo[LAYERED_CROP]), **LAYERED)
+    c = unpack(layered_codec.compress_at(lm, np.ascontiguousarray(photo[LAYERED_CROP]), **LAYERED))
+    section = pack_payload(unpack_payload(c.section(SECTION), c.size), c.size, imply_parameter_sets=implied)
+    return pack(replace(c, sections=((SECTION, section),)))
 
 
 def _gc_planes() -> bytes:
@@ -118,6 +125,8 @@ FILES = {  # name -> (maker, how it was made)
                                  f"{_crop(LAYERED_CROP)}, {LAYERED}; decoded at the card's default R"),
     "layered-s.gcodec": (lambda: _layered("layered-s"), "as layered.gcodec with layered-s (band gains), decoded at "
                                                         "its default R"),
+    "layered-s-implied.gcodec": (lambda: _layered("layered-s", implied=True),
+                                 "as layered-s.gcodec with the base's VVC parameter sets left out (byte 1, bit 6)"),
     "gc-c6-grey-alpha.gcodec": (_gc_planes, "gc-c6 on tests/fixtures/inputs/grey_alpha_binary.png (grey, binary "
                                             "alpha): the source-planes section, tag 16"),
 }

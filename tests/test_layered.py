@@ -14,6 +14,8 @@ from gcodec.codec.layered import codec as lc
 from gcodec.codec.layered.rate import compress_to
 from gcodec.codec.registry import resolve_model
 
+SIZE = (64, 96)  # (H, W) of the image a hand-made section belongs to
+
 
 @pytest.fixture
 def lm(layered_weights):
@@ -27,26 +29,26 @@ def _with_payload(data: bytes, payload: bytes) -> bytes:
 
 def test_payload_roundtrip_and_malformed():
     p = LayeredPayload(scale=2, qp=47, channels=3, base=b"\x00\x00\x01vvc", latents=b"\x05\x06")
-    raw = pack_payload(p)
+    raw = pack_payload(p, SIZE)
     assert len(raw) == len(p.base) + len(p.latents) + 3  # two header bytes and a one-byte length
-    assert unpack_payload(raw) == p
+    assert unpack_payload(raw, SIZE) == p
     with pytest.raises(FormatError, match="scale code"):
-        unpack_payload(bytes([0xC0 | 47]) + raw[1:])
+        unpack_payload(bytes([0xC0 | 47]) + raw[1:], SIZE)
     with pytest.raises(FormatError, match="reserved"):
-        unpack_payload(raw[:1] + bytes([0x13]) + raw[2:])
+        unpack_payload(raw[:1] + bytes([0x13]) + raw[2:], SIZE)
     with pytest.raises(TruncatedError, match="base stream claims"):
-        unpack_payload(raw[:6])
+        unpack_payload(raw[:6], SIZE)
     with pytest.raises(TruncatedError, match="latent channels are coded"):
-        unpack_payload(raw[: -len(p.latents)])
+        unpack_payload(raw[: -len(p.latents)], SIZE)
     with pytest.raises(FormatError, match="no latent channel"):
-        unpack_payload(bytes([raw[0], 0]) + raw[2:])
+        unpack_payload(bytes([raw[0], 0]) + raw[2:], SIZE)
 
 
 def test_encode_decode_every_realism(lm, sample):
     data = lc.compress_at(lm, sample, scale=2, qp=40)
     c = unpack(data)
     assert c.kind == PayloadKind.LAYERED_IMAGE and c.size == sample.shape[:2]
-    p = unpack_payload(c.section(SECTION))
+    p = unpack_payload(c.section(SECTION), c.size)
     assert (p.scale, p.qp, p.channels) == (2, 40, 2) and p.latents
     base = lc.decode_base(p.base, *c.size, p.scale)
     r0, r1 = lc.decompress(lm, c, 0.0), lc.decompress(lm, c, 1.0)
@@ -105,21 +107,21 @@ def test_realism_out_of_range(lm, sample):
 
 def test_corrupt_base_stream(lm, sample):
     data = lc.compress_at(lm, sample, 4, 40, 0)
-    p = unpack_payload(unpack(data).section(SECTION))
+    p = unpack_payload(unpack(data).section(SECTION), unpack(data).size)
     junk = LayeredPayload(p.scale, p.qp, 0, bytes(len(p.base)), b"")
     with pytest.raises(FormatError, match="base stream"):
-        lc.decompress(lm, unpack(_with_payload(data, pack_payload(junk))), 0.0)
+        lc.decompress(lm, unpack(_with_payload(data, pack_payload(junk, sample.shape[:2]))), 0.0)
     half = LayeredPayload(p.scale, p.qp, 0, p.base[: len(p.base) // 2], b"")
     with pytest.raises(GcodecError):
-        lc.decompress(lm, unpack(_with_payload(data, pack_payload(half))), 0.0)
+        lc.decompress(lm, unpack(_with_payload(data, pack_payload(half, sample.shape[:2]))), 0.0)
 
 
 def test_truncated_latents(lm, sample):
     data = lc.compress_at(lm, sample, 4, 40)
-    p = unpack_payload(unpack(data).section(SECTION))
+    p = unpack_payload(unpack(data).section(SECTION), unpack(data).size)
     cut = LayeredPayload(p.scale, p.qp, p.channels, p.base, p.latents[: len(p.latents) // 2])
     with pytest.raises(FormatError):
-        lc.decompress(lm, unpack(_with_payload(data, pack_payload(cut))), 0.0)
+        lc.decompress(lm, unpack(_with_payload(data, pack_payload(cut, sample.shape[:2]))), 0.0)
 
 
 def test_ffmpeg_without_vvc(lm, sample, monkeypatch):

@@ -38,7 +38,7 @@ def test_size_option(layered_weights, tmp_path):
 
 @pytest.mark.parametrize("args,msg", [
     (["--bpp", "0.00001"], "cannot meet --bpp"),
-    (["--size", "60"], "cannot meet --size 60"),
+    (["--size", "30"], "cannot meet --size 30"),
     (["--bpp", "0.05", "--size", "900"], "not both"),
     (["--refine", "5"], "--refine applies to GC and SC"),
 ])

@@ -17,6 +17,8 @@ from gcodec.codec.registry import resolve_model
 
 from .conftest import make_tiny_layered
 
+SIZE = (64, 96)  # (H, W) of the image a hand-made section belongs to
+
 
 @pytest.fixture
 def sharp(tmp_path):
@@ -25,19 +27,19 @@ def sharp(tmp_path):
 
 
 def _gains(data: bytes) -> tuple[int, int, int] | None:
-    return unpack_payload(unpack(data).section(SECTION)).gains
+    return unpack_payload(unpack(data).section(SECTION), unpack(data).size).gains
 
 
 def test_gains_bytes_roundtrip_and_malformed():
     p = LayeredPayload(scale=4, qp=40, channels=1, base=b"\x00\x00\x01vvc", latents=b"\x07", gains=(6, 0, 15))
-    raw = pack_payload(p)
-    assert len(raw) == len(pack_payload(LayeredPayload(4, 40, 1, p.base, p.latents))) + 2
+    raw = pack_payload(p, SIZE)
+    assert len(raw) == len(pack_payload(LayeredPayload(4, 40, 1, p.base, p.latents), SIZE)) + 2
     assert raw[1] == 0x81 and raw[2:4] == bytes([0x60, 0xF0])
-    assert unpack_payload(raw) == p
+    assert unpack_payload(raw, SIZE) == p
     with pytest.raises(FormatError, match="reserved bits set in the band gains"):
-        unpack_payload(raw[:3] + bytes([0xF1]) + raw[4:])
+        unpack_payload(raw[:3] + bytes([0xF1]) + raw[4:], SIZE)
     with pytest.raises(TruncatedError, match="band gains"):
-        unpack_payload(raw[:4])
+        unpack_payload(raw[:4], SIZE)
     with pytest.raises(ValueError, match="band gain codes"):
         LayeredPayload(4, 40, 1, p.base, p.latents, gains=(16, 0, 0))
 
@@ -60,7 +62,7 @@ def test_chosen_gains_beat_every_step_up(sharp, sample):
     from gcodec.codec.layered.base import decode_base
 
     data = lc.compress_at(sharp, sample, scale=2, qp=44, channels=0)
-    p = unpack_payload(unpack(data).section(SECTION))
+    p = unpack_payload(unpack(data).section(SECTION), unpack(data).size)
     assert all(code % g.STEP == 0 and code <= g.MAX_CODE for code in p.gains)
     h, w = sample.shape[:2]
     symbols = np.full((sharp.cfg.channels, *lc.latent_grid(h, w)), sharp.model.middle, dtype=np.int64)

@@ -63,7 +63,10 @@ def encode_base(image: np.ndarray, scale: int, qp: int) -> bytes:
     small = downscale(image, scale)
     padded, _, _ = ffmpeg.pad_edge(small, 8)
     args = ["-c:v", "libvvenc", "-preset", "medium", "-qp", str(int(qp)), "-qpa", "0"]
-    return ffmpeg.encode_picture(padded, ffmpeg.VVC_PIX_FMT, args, "vvc")
+    try:
+        return ffmpeg.encode_picture(padded, ffmpeg.VVC_PIX_FMT, args, "vvc")
+    except RuntimeError as e:  # e.g. pictures of a few hundred samples at low QPs
+        raise InputError(f"vvenc could not code the {padded.shape[1]}x{padded.shape[0]} base at QP {qp} ({e})") from None
 
 
 def decode_base_small(stream: bytes, height: int, width: int, scale: int) -> np.ndarray:

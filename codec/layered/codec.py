@@ -107,15 +107,15 @@ def pack_layered(lm: LoadedLayered, size: tuple[int, int], scale: int, qp: int, 
     (the same size)."""
     if signals_gains(lm) and gains is None:
         gains = NO_GAINS
-    payload = pack_payload(LayeredPayload(scale, qp, channels, base_stream, latent_bytes, gains))
+    payload = pack_payload(LayeredPayload(scale, qp, channels, base_stream, latent_bytes, gains), size)
     return pack(Container(PayloadKind.LAYERED_IMAGE, size, lm.ref.name, lm.ref.digest, ((SECTION, payload),)))
 
 
 def with_gains(data: bytes, gains: tuple[int, int, int]) -> bytes:
     """A layered file with its band gain codes replaced (the same size when it had gains)."""
     c = unpack(data)
-    p = replace(unpack_payload(c.section(SECTION)), gains=gains)
-    return pack(replace(c, sections=tuple((t, pack_payload(p) if t == SECTION else b) for t, b in c.sections)))
+    p = replace(unpack_payload(c.section(SECTION), c.size), gains=gains)
+    return pack(replace(c, sections=tuple((t, pack_payload(p, c.size) if t == SECTION else b) for t, b in c.sections)))
 
 
 def compress_at(lm: LoadedLayered, image: np.ndarray, scale: int, qp: int, channels: int | None = None) -> bytes:
@@ -146,7 +146,7 @@ def parse(lm: LoadedLayered, c: Container) -> tuple[LayeredPayload, np.ndarray]:
     if c.model_id != lm.ref.name or c.model_digest != lm.ref.digest:
         raise FormatError(f"file was written by model {c.model_id} ({c.model_digest.hex()}), "
                           f"not {lm.ref.name} ({lm.ref.digest.hex()})")
-    p = unpack_payload(c.section(SECTION))
+    p = unpack_payload(c.section(SECTION), c.size)
     if p.channels > lm.cfg.channels:
         raise FormatError(f"file codes {p.channels} latent channels; model {lm.ref.name} has {lm.cfg.channels}")
     gh, gw = latent_grid(*c.size)
@@ -158,7 +158,8 @@ def parse(lm: LoadedLayered, c: Container) -> tuple[LayeredPayload, np.ndarray]:
 
 
 def noise_seed(p: LayeredPayload) -> int:
-    """The generator's noise seed: a CRC of the base stream, so each file draws its own field."""
+    """The generator's noise seed: a CRC of the whole base stream (parameter sets included, implied
+    or not), so each file draws its own field."""
     return zlib.crc32(p.base)
 
 

@@ -69,25 +69,31 @@ class _ScaleSearch:
 
     def __init__(self, lm: LoadedLayered, image: np.ndarray, scale: int) -> None:
         self.lm, self.image, self.scale = lm, image, scale
-        self.streams: dict[int, bytes] = {}
+        self.streams: dict[int, bytes | None] = {}  # None: vvenc failed at that QP
         self.first_qp = FIRST_QP[scale]
         self.found: int | None = None  # the QP `candidate` settled on
 
-    def stream(self, qp: int) -> bytes:
+    def stream(self, qp: int) -> bytes | None:
         if qp not in self.streams:
-            self.streams[qp] = encode_base(self.image, self.scale, qp)
+            try:
+                self.streams[qp] = encode_base(self.image, self.scale, qp)
+            except InputError:  # vvenc refuses some tiny pictures at low QPs: that QP is out of reach
+                self.streams[qp] = None
         return self.streams[qp]
 
-    def bare_size(self, qp: int) -> int:
-        """File bytes with this base and no latents."""
-        h, w = self.image.shape[:2]
-        return len(pack_layered(self.lm, (h, w), self.scale, qp, self.stream(qp), b"", 0))
+    def bare_size(self, qp: int) -> float:
+        """File bytes with this base and no latents (infinite where vvenc failed)."""
+        stream = self.stream(qp)
+        if stream is None:
+            return math.inf
+        return len(pack_layered(self.lm, self.image.shape[:2], self.scale, qp, stream, b"", 0))
 
     def lowest_fitting_qp(self, high: int) -> int | None:
         """The lowest QP whose latent-free file is at most `high` bytes (None if even QP 63 is too big)."""
         lo_qp, hi_qp = QP_RANGE
         qp = self.first_qp
-        qp = min(hi_qp, max(lo_qp, qp + round(math.log(self.bare_size(qp) / max(high, 1)) / LOG_RATE_PER_QP)))
+        if math.isfinite(first := self.bare_size(qp)):
+            qp = min(hi_qp, max(lo_qp, qp + round(math.log(first / max(high, 1)) / LOG_RATE_PER_QP)))
         if self.bare_size(qp) <= high:
             while qp > lo_qp and self.bare_size(qp - 1) <= high:
                 qp -= 1
@@ -158,7 +164,7 @@ def compress_to(lm: LoadedLayered, image: np.ndarray, bpp: float | None = None, 
         if smallest > target.high:
             raise InputError(f"cannot meet {target.text}: the smallest layered file for this "
                              f"{w}x{h} image is {smallest} bytes ({8 * smallest / (h * w):.4f} bpp)")
-        sizes = sorted({len(p) for s in searches for p in (s.streams.values())})
+        sizes = sorted({len(p) for s in searches for p in s.streams.values() if p is not None})
         raise InputError(f"cannot meet {target.text}: no base QP and latent budget lands inside it for this "
                          f"image (base streams tried: {', '.join(map(str, sizes[:8]))} bytes); try another rate")
     for p in points:
