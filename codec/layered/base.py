@@ -12,6 +12,7 @@ import numpy as np
 from PIL import Image
 
 from ...bitstream.errors import FormatError, InputError
+from ...bitstream.layered import coded_base_size
 from .. import ffmpeg
 
 SCALES = (1, 2, 4)
@@ -72,7 +73,7 @@ def encode_base(image: np.ndarray, scale: int, qp: int) -> bytes:
 def decode_base_small(stream: bytes, height: int, width: int, scale: int) -> np.ndarray:
     """The base picture at its own size (ceil(H/s), ceil(W/s)); FormatError for a bad stream."""
     h, w = base_size(height, width, scale)
-    ph, pw = -(-h // 8) * 8, -(-w // 8) * 8
+    pw, ph = coded_base_size((height, width), scale)
     try:
         out = ffmpeg.decode_picture(stream, "vvc")
     except RuntimeError:
