@@ -25,7 +25,9 @@ from .codec import (LoadedLayered, decoder_symbols, encode_latents, generate, la
 from .gains import choose_gains
 
 BPP_TOLERANCE = 0.05
-LOG_RATE_PER_QP = 0.125  # ln(bytes) falls about this much per QP step (measured on eval photos)
+# ln(file bytes) falls about this much per QP step, by base scale (two training photos and two eval
+# photos at QPs 26-54, files with implied parameter sets); it only sets where the search starts
+LOG_RATE_PER_QP = {1: 0.19, 2: 0.17, 4: 0.125}
 FIRST_QP = {1: 52, 2: 44, 4: 36}
 # At equal bytes a base at 1/2 (1/1) takes about 6-9 (12-17) QP more than one at 1/4 (measured on
 # three eval photos at 0.02 and 0.08 bpp): the cheap 1/4 search is run first and starts the others.
@@ -93,7 +95,7 @@ class _ScaleSearch:
         lo_qp, hi_qp = QP_RANGE
         qp = self.first_qp
         if math.isfinite(first := self.bare_size(qp)):
-            qp = min(hi_qp, max(lo_qp, qp + round(math.log(first / max(high, 1)) / LOG_RATE_PER_QP)))
+            qp = min(hi_qp, max(lo_qp, qp + round(math.log(first / max(high, 1)) / LOG_RATE_PER_QP[self.scale])))
         if self.bare_size(qp) <= high:
             while qp > lo_qp and self.bare_size(qp - 1) <= high:
                 qp -= 1
