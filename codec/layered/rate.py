@@ -122,7 +122,7 @@ class _ScaleSearch:
             best = Point(self.scale, qp, k, data, base, symbols)
         return best if best is not None and len(best.data) >= target.low else None
 
-    def smallest(self) -> int:
+    def smallest(self) -> float:
         return self.bare_size(QP_RANGE[1])
 
 
