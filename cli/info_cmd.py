@@ -44,6 +44,9 @@ def info(file: str, as_json: bool) -> None:
         click.echo(f"  base    {ly['base_codec']}, QP {ly['qp']}, scale {ly['scale']}: {ly['base_bytes']} bytes"
                    + (f" (+{ly['base_bytes_implied']} of parameter sets rebuilt at decode)" if ly["base_bytes_implied"] else ""))
         click.echo(f"  latents {ly['latent_channels']} channels: {ly['latent_bytes']} bytes")
+        if "band_gains" in ly:
+            click.echo(f"  detail  band gains {', '.join(f'{g:g}' for g in ly['band_gains'])}, "
+                       f"fine grain {ly['grain']:.3g} (code {ly['grain_code']})")
     if "synthesized_class_ids" in d:
         synth = d.get("synthesized_classes") or d["synthesized_class_ids"]
         click.echo(f"  synthesized {', '.join(map(str, synth)) if synth else 'none'}; "

@@ -208,7 +208,7 @@ def describe(data: bytes) -> dict[str, Any]:
                 pass
             extra["preserved_boxes"] = [list(b) for b in boxes]
     if c.kind == PayloadKind.LAYERED_IMAGE:
-        from ..bitstream.layered import SECTION, unpack_payload
+        from ..bitstream.layered import SECTION, grain_gain, unpack_payload
 
         p = unpack_payload(c.section(SECTION), c.size)
         extra["section_names"] = {str(SECTION): "layered"}
@@ -216,7 +216,9 @@ def describe(data: bytes) -> dict[str, Any]:
                             "base_bytes": len(p.base) - p.implied_bytes,
                             "base_bytes_implied": p.implied_bytes,
                             "latent_bytes": len(p.latents), "latent_channels": p.channels,
-                            **({"band_gains": list(layered_codec.gain_values(p.gains))} if p.gains is not None else {})}
+                            **({"band_gains": list(layered_codec.gain_values(p.gains)),
+                                "grain_code": p.grain or 0, "grain": grain_gain(p.grain or 0)}
+                               if p.gains is not None else {})}
     if c.kind in IMAGE_KINDS and c.has_section(SECTION_PLANES):
         extra.update(_describe_planes(c))
         extra.setdefault("section_names", {})[str(SECTION_PLANES)] = "source planes"

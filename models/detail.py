@@ -16,8 +16,9 @@ a = min(1, 2R) and s = max(0, 2R - 1):
     out(R) = y0 + sum_k (g0[b, k] + a * gS[b, k]) * band_k(y0) + s * texture(base, z, noise, s)
 
 where band_k are difference-of-Gaussians bands of y0 and b is the base scale. A file may carry
-its own gains in place of gS (`signaled`): the encoder, which sees the original, picks them per
-image (codec/layered/gains.py). An MSE-trained
+its own gains in place of gS (`signaled`) and a fine grain gain G, which adds a * G * fine_grain:
+pixel-scale grain where the texture head puts detail, in the band MS-SSIM weighs least; the
+encoder, which sees the original, picks both per image (codec/layered/gains.py, grain.py). An MSE-trained
 y0 carries less detail energy than the original, and MS-SSIM's contrast-structure term
 prefers matched energy: g0, fitted on MS-SSIM, sharpens a little at R = 0; gS, fitted on
 texture statistics, sharpens more up to R = 0.5, detail that follows the image at a small
@@ -47,10 +48,13 @@ UNSHUFFLE = 4  # heavy layers run at 1/4 resolution
 BAND_SIGMAS = (0.7, 1.5, 3.0)  # band k of y is blur_{k-1}(y) - blur_k(y), blur_{-1}(y) = y
 BASE_SCALES = (1, 2, 4)  # the band gains' first index
 LATENT_STRIDE = 32  # latents at 1/32 resolution
+GRAIN_SIGMA = 1.2  # px: the fine grain's band-pass Gaussian (fine_grain); wider, a narrower band
+GRAIN_ENVELOPE_SIGMA = 2.0  # px: the Gaussian window of the texture residual's local RMS (fine_grain)
+LUMA = (0.299, 0.587, 0.114)  # BT.601 weights, as PIL's convert("L") and EVAL.md's texture measure
 # Tiles (models/tiling.py) in cells of 32 px. The generator's receptive field is thirteen 3x3s at
 # 1/4 (head, trunk, texture branch): 13 * 4 = 52 px; the encoder's a 3x3 and three stride-2 3x3s
-# at 1/4, under 64 px; the band gains' widest blur adds 9 px (61). Two cells (64 px) cover all,
-# so tiles change pixels only by float rounding.
+# at 1/4, under 64 px; the band gains' widest blur adds 9 px (61), the fine grain's envelope 6 (58).
+# Two cells (64 px) cover all, so tiles change pixels only by float rounding.
 TILES = TilePlan(cell=LATENT_STRIDE, tile=32, margin=2)
 
 
@@ -214,15 +218,24 @@ class DetailModel(nn.Module):
         return self.quantizer.dequantize(symbols)
 
     def decode(self, base: torch.Tensor, z: torch.Tensor, noise: torch.Tensor, realism: float,
-               scale: int | torch.Tensor = 1, signaled: tuple[float, float, float] | None = None) -> torch.Tensor:
+               scale: int | torch.Tensor = 1, signaled: tuple[float, float, float] | None = None,
+               grain: float = 0.0) -> torch.Tensor:
         """The image at R = `realism` from (upscaled) bases coded at 1/`scale` (int, or (N,)) and
-        latents z; `signaled`: a file's band gains, in place of the model's gS."""
-        n = base.shape[0]
+        latents z; `signaled`: a file's band gains, in place of the model's gS; `grain`: its fine
+        grain gain (0: none), which the sharpening ramp a = min(1, 2R) scales."""
+        g, n = self.generator, base.shape[0]
         r = torch.full((n,), float(realism), device=base.device)
         scales = scale if isinstance(scale, torch.Tensor) else torch.full((n,), scale, device=base.device)
         gains = None if signaled is None else torch.tensor([signaled] * n, dtype=torch.float32, device=base.device)
-        y, t, w = self.generator(base, z, noise, r, scales, gains)
-        return y + w.view(-1, 1, 1, 1).to(t.dtype) * t if float(w.max()) > 0 else y
+        feat = g.features(base, z)
+        amount, weight = g.ramps(r)
+        y = g.sharpen(g.faithful(base, feat), scales, amount, gains)
+        if grain > 0 and float(amount.max()) > 0:
+            fine = fine_grain(g.texture_residual(feat, noise, torch.ones_like(r)), noise)
+            y = y + (grain * amount).view(-1, 1, 1, 1).to(fine.dtype) * fine
+        if float(weight.max()) > 0:
+            y = y + weight.view(-1, 1, 1, 1).to(y.dtype) * g.texture_residual(feat, noise, weight)
+        return y
 
 
 def realism_ramps(realism: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -230,14 +243,34 @@ def realism_ramps(realism: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return (2 * realism).clamp(max=1.0), (2 * realism - 1).clamp(min=0.0)
 
 
-def gaussian_blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
-    """Separable Gaussian blur of (N, C, H, W), radius ceil(3 sigma), reflected at the borders."""
+def fine_grain(t: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
+    """Pixel-scale grain (N, 3, H, W), the same in R, G and B: the decoder's noise (its first
+    channel) band-passed around the pixel checkerboard frequency (half a cycle per pixel across and
+    down) to unit variance, times the local RMS of the luma of the texture residual t (N, 3, H, W),
+    so the grain goes where the texture head puts detail. 2x2 averaging cancels that band, so of
+    MS-SSIM's scales only the finest (weight 0.045) sees it (docs/layered.md, "Fine grain"). The
+    band-pass is a Gaussian of GRAIN_SIGMA with taps times (-1)^(x + y): shift-invariant, so tiles
+    change fine grain only by float rounding."""
+    luma = (t * torch.tensor(LUMA, dtype=t.dtype, device=t.device).view(1, 3, 1, 1)).sum(1, keepdim=True)
+    envelope = gaussian_blur(luma * luma, GRAIN_ENVELOPE_SIGMA).clamp(min=0).sqrt()
+    r = max(1, math.ceil(3 * GRAIN_SIGMA))
+    k = torch.exp(-torch.arange(-r, r + 1, dtype=torch.float64) ** 2 / (2 * GRAIN_SIGMA**2))
+    band_rms = float((k / k.sum()).pow(2).sum())  # of unit white noise through the separable filter
+    band = gaussian_blur(noise[:, :1].to(t.dtype), GRAIN_SIGMA, modulate=(True, True)) / band_rms
+    return (envelope * band).expand(-1, 3, -1, -1)
+
+
+def gaussian_blur(x: torch.Tensor, sigma: float, modulate: tuple[bool, bool] = (False, False)) -> torch.Tensor:
+    """Separable Gaussian blur of (N, C, H, W), radius ceil(3 sigma), reflected at the borders;
+    `modulate` (across, down): that pass's taps times (-1)^i, which moves its pass band to the
+    highest frequency."""
     r = max(1, math.ceil(3 * sigma))
     k = torch.exp(-torch.arange(-r, r + 1, dtype=torch.float32) ** 2 / (2 * sigma * sigma))
-    k = (k / k.sum()).to(x.dtype).to(x.device)
+    k = k / k.sum()
+    kx, ky = ((k * (1 - 2 * (torch.arange(-r, r + 1) % 2)) if m else k).to(x.dtype).to(x.device) for m in modulate)
     c = x.shape[1]
-    x = F.conv2d(F.pad(x, (r, r, 0, 0), mode="reflect"), k.view(1, 1, 1, -1).expand(c, 1, 1, -1), groups=c)
-    return F.conv2d(F.pad(x, (0, 0, r, r), mode="reflect"), k.view(1, 1, -1, 1).expand(c, 1, -1, 1), groups=c)
+    x = F.conv2d(F.pad(x, (r, r, 0, 0), mode="reflect"), kx.view(1, 1, 1, -1).expand(c, 1, 1, -1), groups=c)
+    return F.conv2d(F.pad(x, (0, 0, r, r), mode="reflect"), ky.view(1, 1, -1, 1).expand(c, 1, -1, 1), groups=c)
 
 
 def pad_to_stride(x: torch.Tensor) -> torch.Tensor:

@@ -49,6 +49,7 @@ def main() -> None:
     ap.add_argument("--realism", default="0", help="comma-separated R values, one panel each (GC models: with a "
                     "detail stage)")
     ap.add_argument("--also", default="", help="comma-separated gcodec models shown at their own rate")
+    ap.add_argument("--zoom", type=int, default=1, help="enlarge each crop this many times (nearest neighbour)")
     ap.add_argument("-o", "--out", required=True)
     args = ap.parse_args()
     torch.set_num_threads(2)
@@ -71,16 +72,16 @@ def main() -> None:
     x, y, cw, ch = (int(v) for v in args.crop.split(","))
     tiles = []
     for label, img in panels:
-        tile = Image.fromarray(img[y : y + ch, x : x + cw])
+        tile = Image.fromarray(img[y : y + ch, x : x + cw]).resize((cw * args.zoom, ch * args.zoom), Image.NEAREST)
         if label != "original":
             label += f"\nPSNR {psnr(img, image):.2f} dB, texture {texture_retention(img, image):.2f}"
-        canvas = Image.new("RGB", (cw, ch + 34), "white")
+        canvas = Image.new("RGB", (tile.width, tile.height + 34), "white")
         canvas.paste(tile, (0, 34))
         ImageDraw.Draw(canvas).multiline_text((4, 2), label, fill="black")
         tiles.append(canvas)
     grid = Image.new("RGB", (sum(t.width for t in tiles) + 4 * (len(tiles) - 1), tiles[0].height), "white")
     for i, t in enumerate(tiles):
-        grid.paste(t, (i * (cw + 4), 0))
+        grid.paste(t, (i * (t.width + 4), 0))
     grid.save(args.out)
     print(f"wrote {args.out}: " + "; ".join(p[0] for p in panels[1:]))
 

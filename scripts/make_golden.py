@@ -89,9 +89,10 @@ def _video() -> bytes:
     return compress_video(str(FIXTURES / "clip_carphone_64x48.mp4"), VideoOptions(progress=False, device="cpu", **VIDEO))
 
 
-def _layered(model: str = "layered", implied: bool = False) -> bytes:
+def _layered(model: str = "layered", implied: bool = False, grain: int | None = None) -> bytes:
     """`implied`: the base's VVC parameter sets left out, as encoders write since 2026-12-07;
-    without it, the whole stream, as files written before."""
+    without it, the whole stream, as files written before. `grain`: a fine grain code (models with
+    band gains; a byte encoders write since 2026-12-07), None: no grain byte, as files written before."""
     from gcodec.bitstream.container import pack
     from gcodec.bitstream.layered import SECTION, pack_payload, unpack_payload
     from gcodec.codec.layered import codec as layered_codec
@@ -100,7 +101,8 @@ def _layered(model: str = "layered", implied: bool = False) -> bytes:
     photo = np.asarray(Image.open(FIXTURES / "photo_200x168.png").convert("RGB"))
     lm = layered_codec.load_layered(resolve_model(model, kind="layered"), torch.device("cpu"))
     c = unpack(layered_codec.compress_at(lm, np.ascontiguousarray(photo[LAYERED_CROP]), **LAYERED))
-    section = pack_payload(unpack_payload(c.section(SECTION), c.size), c.size, imply_parameter_sets=implied)
+    p = replace(unpack_payload(c.section(SECTION), c.size), grain=grain)
+    section = pack_payload(p, c.size, imply_parameter_sets=implied)
     return pack(replace(c, sections=((SECTION, section),)))
 
 
@@ -127,6 +129,8 @@ FILES = {  # name -> (maker, how it was made)
                                                         "its default R"),
     "layered-s-implied.gcodec": (lambda: _layered("layered-s", implied=True),
                                  "as layered-s.gcodec with the base's VVC parameter sets left out (byte 1, bit 6)"),
+    "layered-s-grain.gcodec": (lambda: _layered("layered-s", implied=True, grain=120),
+                               "as layered-s-implied.gcodec with fine grain code 120 (byte 1, bit 5)"),
     "gc-c6-grey-alpha.gcodec": (_gc_planes, "gc-c6 on tests/fixtures/inputs/grey_alpha_binary.png (grey, binary "
                                             "alpha): the source-planes section, tag 16"),
 }

@@ -132,9 +132,13 @@ def _layered_seeds(wdir: Path) -> list[Seed]:
     from gcodec.codec.registry import resolve_model
 
     make_tiny_layered(wdir)
+    make_tiny_layered(wdir, "tiny-sharp", sharpen=True)
     lm = load_layered(resolve_model("tiny-layered", kind="layered"), torch.device("cpu"))
+    sharp = load_layered(resolve_model("tiny-sharp", kind="layered"), torch.device("cpu"))
     return [Seed("layered", "layered", compress_at(lm, _photo(), scale=4, qp=40)),
-            Seed("layered-k1", "layered", compress_at(lm, _photo()[:33, :40], scale=2, qp=50, channels=1))]
+            Seed("layered-k1", "layered", compress_at(lm, _photo()[:33, :40], scale=2, qp=50, channels=1)),
+            # band gains and a fine grain byte (byte 1, bits 7 and 5)
+            Seed("layered-gains", "layered", compress_at(sharp, _photo(), scale=4, qp=40))]
 
 
 def make_seeds(wdir: Path, kinds: Iterable[str] = KINDS) -> list[Seed]:

@@ -18,7 +18,7 @@ import torch
 from ...bitstream.container import Container, PayloadKind, pack, unpack
 from ...bitstream.entropy import decode_categorical, encode_categorical
 from ...bitstream.errors import FormatError, InputError, UnsupportedError
-from ...bitstream.layered import GAIN_STEP, SECTION, LayeredPayload, pack_payload, unpack_payload
+from ...bitstream.layered import GAIN_STEP, SECTION, LayeredPayload, grain_gain, pack_payload, unpack_payload
 from ...models.detail import LATENT_STRIDE, TILES, DetailConfig, DetailModel, noise_field, pad_to_stride
 from ...models.tiling import tiled
 from ..device import tile_batch
@@ -104,17 +104,18 @@ def signals_gains(lm: LoadedLayered) -> bool:
 def pack_layered(lm: LoadedLayered, size: tuple[int, int], scale: int, qp: int, base_stream: bytes,
                  latent_bytes: bytes, channels: int, gains: tuple[int, int, int] | None = None) -> bytes:
     """The container; `gains` (codes) for models that signal them, NO_GAINS when not yet chosen
-    (the same size)."""
+    (the same size), and for those a fine grain code, 0 until the encoder picks one."""
     if signals_gains(lm) and gains is None:
         gains = NO_GAINS
-    payload = pack_payload(LayeredPayload(scale, qp, channels, base_stream, latent_bytes, gains), size)
+    grain = None if gains is None else 0
+    payload = pack_payload(LayeredPayload(scale, qp, channels, base_stream, latent_bytes, gains, grain), size)
     return pack(Container(PayloadKind.LAYERED_IMAGE, size, lm.ref.name, lm.ref.digest, ((SECTION, payload),)))
 
 
-def with_gains(data: bytes, gains: tuple[int, int, int]) -> bytes:
-    """A layered file with its band gain codes replaced (the same size when it had gains)."""
+def with_gains(data: bytes, gains: tuple[int, int, int], grain: int = 0) -> bytes:
+    """A layered file with its band gain and fine grain codes replaced (the same size when it had both)."""
     c = unpack(data)
-    p = replace(unpack_payload(c.section(SECTION), c.size), gains=gains)
+    p = replace(unpack_payload(c.section(SECTION), c.size), gains=gains, grain=grain)
     return pack(replace(c, sections=tuple((t, pack_payload(p, c.size) if t == SECTION else b) for t, b in c.sections)))
 
 
@@ -131,12 +132,12 @@ def compress_at(lm: LoadedLayered, image: np.ndarray, scale: int, qp: int, chann
     base = decode_base(stream, h, w, scale)
     symbols = latent_symbols(lm, image, base) if channels else None
     latents = encode_latents(lm, symbols, channels) if channels else b""
-    gains = None
+    data = pack_layered(lm, (h, w), scale, qp, stream, latents, channels)
     if signals_gains(lm):
-        from .gains import choose_gains
+        from .grain import with_chosen_detail
 
-        gains = choose_gains(lm, image, base, decoder_symbols(lm, symbols, channels, h, w), scale)
-    return pack_layered(lm, (h, w), scale, qp, stream, latents, channels, gains)
+        data = with_chosen_detail(lm, data, image, base, decoder_symbols(lm, symbols, channels, h, w), scale)
+    return data
 
 
 def parse(lm: LoadedLayered, c: Container) -> tuple[LayeredPayload, np.ndarray]:
@@ -169,11 +170,11 @@ def gain_values(codes: tuple[int, int, int] | None) -> tuple[float, float, float
 
 @torch.inference_mode()
 def generate(lm: LoadedLayered, base: np.ndarray, symbols: np.ndarray, seed: int, realism: float, scale: int,
-             half: bool = False, gains: tuple[int, int, int] | None = None, faithful: bool = False
-             ) -> np.ndarray | torch.Tensor:
+             half: bool = False, gains: tuple[int, int, int] | None = None, faithful: bool = False,
+             grain: int = 0) -> np.ndarray | torch.Tensor:
     """Upscaled base (H, W, 3) uint8, coded at 1/`scale`, + symbols -> decoded image at `realism`
-    (band gain codes `gains` in place of the model's gS). With `faithful`: the float decode
-    (1, 3, H, W) in [-1, 1] before any band gain (y0 of models/detail.py)."""
+    (band gain codes `gains` in place of the model's gS, fine grain code `grain`). With `faithful`:
+    the float decode (1, 3, H, W) in [-1, 1] before any band gain (y0 of models/detail.py)."""
     h, w = base.shape[:2]
     b = pad_to_stride(to_tensor(base, lm.device))
     z = lm.model.dequantize(torch.from_numpy(symbols).unsqueeze(0).to(lm.device))
@@ -184,7 +185,7 @@ def generate(lm: LoadedLayered, base: np.ndarray, symbols: np.ndarray, seed: int
         with torch.autocast(lm.device.type, dtype=dtype, enabled=half):
             if faithful:
                 return lm.model.generator.faithful(b, lm.model.generator.features(b, z))
-            return lm.model.decode(b, z, noise, realism, scale, gain_values(gains))
+            return lm.model.decode(b, z, noise, realism, scale, gain_values(gains), grain_gain(grain))
 
     out = tiled(decode, [b, z, noise], [LATENT_STRIDE, 1, LATENT_STRIDE], z.shape[-2:], TILES.scaled(), LATENT_STRIDE,
                 tile_batch(lm.device))
@@ -197,4 +198,4 @@ def decompress(lm: LoadedLayered, c: Container, realism: float | None = None, ha
     p, symbols = parse(lm, c)
     require_vvc()
     base = decode_base(p.base, *c.size, p.scale)
-    return generate(lm, base, symbols, noise_seed(p), realism, p.scale, half, p.gains)
+    return generate(lm, base, symbols, noise_seed(p), realism, p.scale, half, p.gains, grain=p.grain or 0)

@@ -5,8 +5,8 @@ search finds the lowest QP whose file fits under the upper bound with no latents
 as many latent channels (ordered by importance) as still fit: the base's QP moves the rate
 in ~13% steps, the latent channels fill in between. Each scale's candidate that lands inside
 the bounds is decoded at R = 0 and the one with the best measured quality (PSNR plus MS-SSIM
-in dB) is written. Models with band gains then pick the file's gains (codec/layered/gains.py):
-the files were sized with them, so the choice does not move the rate.
+in dB) is written. Models with band gains then pick the file's gains and fine grain (gains.py,
+grain.py): the files were sized with their bytes, so the choice does not move the rate.
 """
 
 from __future__ import annotations
@@ -20,9 +20,8 @@ import numpy as np
 from ...bitstream.errors import InputError
 from ..eval.metrics import ms_ssim, ms_ssim_reason, psnr
 from .base import MIN_BASE_SAMPLES, QP_RANGE, SCALES, decode_base, encode_base, require_vvc, scale_fits
-from .codec import (LoadedLayered, decoder_symbols, encode_latents, generate, latent_symbols, pack_layered, signals_gains,
-                    with_gains)
-from .gains import choose_gains
+from .codec import LoadedLayered, decoder_symbols, encode_latents, generate, latent_symbols, pack_layered, signals_gains
+from .grain import with_chosen_detail
 
 BPP_TOLERANCE = 0.05
 # ln(file bytes) falls about this much per QP step, by base scale (two training photos and two eval
@@ -174,5 +173,5 @@ def compress_to(lm: LoadedLayered, image: np.ndarray, bpp: float | None = None, 
     best = max(points, key=lambda p: p.score)
     if signals_gains(lm):
         symbols = decoder_symbols(lm, best.symbols, best.channels, h, w)
-        best.data = with_gains(best.data, choose_gains(lm, image, best.base, symbols, best.scale))
+        best.data = with_chosen_detail(lm, best.data, image, best.base, symbols, best.scale)
     return best.data, best
