@@ -251,13 +251,15 @@ def fine_grain(t: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
     MS-SSIM's scales only the finest (weight 0.045) sees it (docs/layered.md, "Fine grain"). The
     band-pass is a Gaussian of GRAIN_SIGMA with taps times (-1)^(x + y): shift-invariant, so tiles
     change fine grain only by float rounding."""
-    luma = (t * torch.tensor(LUMA, dtype=t.dtype, device=t.device).view(1, 3, 1, 1)).sum(1, keepdim=True)
-    envelope = gaussian_blur(luma * luma, GRAIN_ENVELOPE_SIGMA).clamp(min=0).sqrt()
     r = max(1, math.ceil(3 * GRAIN_SIGMA))
     k = torch.exp(-torch.arange(-r, r + 1, dtype=torch.float64) ** 2 / (2 * GRAIN_SIGMA**2))
     band_rms = float((k / k.sum()).pow(2).sum())  # of unit white noise through the separable filter
-    band = gaussian_blur(noise[:, :1].to(t.dtype), GRAIN_SIGMA, modulate=(True, True)) / band_rms
-    return (envelope * band).expand(-1, 3, -1, -1)
+    with torch.autocast(t.device.type, enabled=False):  # float32: squares of small residuals underflow in fp16
+        t = t.float()
+        luma = (t * torch.tensor(LUMA, device=t.device).view(1, 3, 1, 1)).sum(1, keepdim=True)
+        envelope = gaussian_blur(luma * luma, GRAIN_ENVELOPE_SIGMA).clamp(min=0).sqrt()
+        band = gaussian_blur(noise[:, :1].float(), GRAIN_SIGMA, modulate=(True, True)) / band_rms
+        return (envelope * band).expand(-1, 3, -1, -1)
 
 
 def gaussian_blur(x: torch.Tensor, sigma: float, modulate: tuple[bool, bool] = (False, False)) -> torch.Tensor:
