@@ -86,7 +86,8 @@ def train_gc(**kw) -> None:
     from ..bitstream.errors import InputError
     from ..models.gc import GCConfig
     from ..models.sc import SCConfig
-    from ..models.train_gc import GCTrainConfig, RunFolderError, train as run
+    from ..models.train_gc import train as run
+    from ..models.train_gc_config import GCTrainConfig, RunFolderError
 
     arch = {k: kw.pop(k) for k in ("width", "blocks", "channels", "levels", "norm", "classes", "sem_width", "noise",
                                    "noise_up", "texture_width", "texture_resize")}

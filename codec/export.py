@@ -22,7 +22,7 @@ from ..bitstream.entropy import PRECISION, quantize_pmf
 from ..bitstream.errors import InputError
 from ..models.gc import GCModel
 from ..models.sc import SCModel
-from ..models.train_gc import GCTrainConfig
+from ..models.train_gc_config import GCTrainConfig
 from .model_store import save_weights
 
 TABLES_KEY = "entropy.tables"

@@ -23,7 +23,7 @@ from safetensors.torch import load_file
 from tqdm import tqdm
 
 from .codegan import CodeCritic, CodeGANConfig, CodeGenerator, gradient_penalty, one_hot_codes
-from .train_gc import RunFolderError
+from .train_gc_config import RunFolderError
 
 CODES_FILE = "codes.safetensors"
 

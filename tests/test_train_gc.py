@@ -15,7 +15,8 @@ from gcodec.codec.export import TABLES_KEY, export_run, integer_tables
 from gcodec.codec.registry import resolve_model
 from gcodec.models.gc import GCConfig
 from gcodec.models.sc import NOISE_UP_INIT, SCConfig
-from gcodec.models.train_gc import GCTrainConfig, train
+from gcodec.models.train_gc import train
+from gcodec.models.train_gc_config import GCTrainConfig
 
 from .conftest import FIXTURES
 
