@@ -9,7 +9,7 @@ One section, tag 1, so the container adds a single tag, length and CRC:
                 bits 3-0: coded latent channels k
     2 bytes     only with bit 7: the encoder's band gains (fine << 4 | mid, coarse << 4), each a
                 4-bit code c for a gain of c / 4 (GAIN_STEP)
-    1 byte      only with bit 5: the fine grain code c, for a grain gain of grain_gain(c) (0: none)
+    1 byte      only with bit 5: the fine grain code (bitstream/grain.py; 0: no grain)
     varint      n: length of the base stream
     n bytes     the raw VVC intra stream (Annex-B, 10-bit 4:2:0, padded to multiples of 8); with bit 6,
                 without the AUD, SPS and PPS that vvc_params rebuilds from the coded size
@@ -26,6 +26,7 @@ from dataclasses import dataclass, field, replace
 
 from . import vvc_params
 from .errors import FormatError, TruncatedError
+from .grain import MAX_GRAIN_CODE
 from .varint import decode_uvarint, encode_uvarint
 
 SECTION = 1
@@ -36,9 +37,6 @@ IMPLIED_FLAG = 0x40  # byte 1: the base stream's parameter sets are left out
 GRAIN_FLAG = 0x20  # byte 1: a fine grain code follows the band gains
 GAIN_STEP = 0.25  # a gain code c means a gain of c * GAIN_STEP
 MAX_GAIN_CODE = 15
-MAX_GRAIN_CODE = 255
-GRAIN_UNIT = 0.05  # grain code 1's gain: grain RMS in units of the texture residual's local RMS (models/detail.py)
-GRAIN_CODES_PER_OCTAVE = 24  # energy steps of 6%; code 255 is a gain of 78
 
 
 @dataclass(frozen=True)
@@ -65,13 +63,6 @@ class LayeredPayload:
             raise ValueError(f"band gain codes must be three numbers in 0..{MAX_GAIN_CODE}, got {self.gains}")
         if self.grain is not None and (self.gains is None or not 0 <= self.grain <= MAX_GRAIN_CODE):
             raise ValueError(f"a grain code needs band gains and must be in 0..{MAX_GRAIN_CODE}, got {self.grain}")
-
-
-def grain_gain(code: int) -> float:
-    """The fine grain's gain for a grain code: 0 for 0, else GRAIN_UNIT * 2^((code - 1) / 24)."""
-    if not 0 <= code <= MAX_GRAIN_CODE:
-        raise ValueError(f"grain code must be in 0..{MAX_GRAIN_CODE}, got {code}")
-    return 0.0 if code == 0 else GRAIN_UNIT * 2.0 ** ((code - 1) / GRAIN_CODES_PER_OCTAVE)
 
 
 def coded_base_size(size: tuple[int, int], scale: int) -> tuple[int, int]:

@@ -47,6 +47,9 @@ def info(file: str, as_json: bool) -> None:
         if "band_gains" in ly:
             click.echo(f"  detail  band gains {', '.join(f'{g:g}' for g in ly['band_gains'])}, "
                        f"fine grain {ly['grain']:.3g} (code {ly['grain_code']})")
+    if "fine_grain" in d:
+        click.echo(f"  detail  fine grain {d['fine_grain']['gain']:.3g} (code {d['fine_grain']['code']}), "
+                   "added up to the detail stage's default --realism")
     if "synthesized_class_ids" in d:
         synth = d.get("synthesized_classes") or d["synthesized_class_ids"]
         click.echo(f"  synthesized {', '.join(map(str, synth)) if synth else 'none'}; "

@@ -121,6 +121,11 @@ class Codec:
             if bpp is not None or size is not None:
                 raise InputError(f"--bpp and --size need a layered model; {ref.name} codes at its own rate")
             data = gc_codec.compress(self.gc(ref), image, refine_steps, progress)
+            detail = self.detail(ref, None)
+            if detail is not None:  # a detail stage is installed: the file's fine grain (codec/stage/grain.py)
+                from .stage.grain import with_chosen_grain
+
+                data = with_chosen_grain(self.gc(ref), detail[0], image, data)
         return with_planes(data, extra) if extra else data
 
     def sc(self, ref: ModelRef) -> sc_codec.LoadedSC:
@@ -207,8 +212,18 @@ def describe(data: bytes) -> dict[str, Any]:
             except (GcodecError, KeyError, TypeError, ValueError):
                 pass
             extra["preserved_boxes"] = [list(b) for b in boxes]
+    if c.kind == PayloadKind.GC_IMAGE:
+        names = {gc_codec.SECTION_LATENTS: "latents", gc_codec.SECTION_CONTEXT_LATENTS: "latents",
+                 gc_codec.SECTION_FINE_GRAIN: "grain"}
+        extra["section_names"] = {str(t): names[t] for t, _ in c.sections if t in names}
+        code = gc_codec.fine_grain_code(c)
+        if code is not None:
+            from ..bitstream.grain import grain_gain
+
+            extra["fine_grain"] = {"code": code, "gain": grain_gain(code)}
     if c.kind == PayloadKind.LAYERED_IMAGE:
-        from ..bitstream.layered import SECTION, grain_gain, unpack_payload
+        from ..bitstream.grain import grain_gain
+        from ..bitstream.layered import SECTION, unpack_payload
 
         p = unpack_payload(c.section(SECTION), c.size)
         extra["section_names"] = {str(SECTION): "layered"}

@@ -22,6 +22,7 @@ from ..bitstream import context_model
 from ..bitstream.container import Container, PayloadKind, pack
 from ..bitstream.entropy import decode_categorical, encode_categorical
 from ..bitstream.errors import FormatError, InputError, UnsupportedError
+from ..bitstream.grain import grain_gain
 from ..models.gc import ENCODER_TILES, GENERATOR_TILES, STRIDE, GCConfig, GCModel, pad_to_multiple, padded_size
 from ..models.latent_refine import refine_symbols
 from ..models.tiling import tiled
@@ -33,6 +34,7 @@ from .stage.stage import LoadedStage, apply_stage
 
 SECTION_LATENTS = 1
 SECTION_CONTEXT_LATENTS = 2
+SECTION_FINE_GRAIN = 3  # one byte, the fine grain code (bitstream/grain.py); absent in files before it
 CONTEXT_TABLES_KEY = "entropy.context_tables"
 
 
@@ -154,6 +156,16 @@ def latent_seed(c: Container) -> int:
     return zlib.crc32(c.section(tag))
 
 
+def fine_grain_code(c: Container) -> int | None:
+    """The file's fine grain code, None for files without the section; FormatError unless it is one byte."""
+    if not c.has_section(SECTION_FINE_GRAIN):
+        return None
+    payload = c.section(SECTION_FINE_GRAIN)
+    if len(payload) != 1:
+        raise FormatError(f"GC image: the fine grain section must be one byte, got {len(payload)}")
+    return payload[0]
+
+
 @torch.inference_mode()
 def decompress(gc: LoadedGC, c: Container, half: bool = False, detail: tuple[LoadedStage, float] | None = None
                ) -> np.ndarray:
@@ -164,10 +176,12 @@ def decompress(gc: LoadedGC, c: Container, half: bool = False, detail: tuple[Loa
     if c.model_id != gc.ref.name or c.model_digest != gc.ref.digest:
         raise FormatError(f"file was written by model {c.model_id} ({c.model_digest.hex()}), "
                           f"not {gc.ref.name} ({gc.ref.digest.hex()})")
+    code = fine_grain_code(c)
+    grain = None if code is None else grain_gain(code)
     symbols = torch.from_numpy(decode_latents(gc, c)).unsqueeze(0).to(gc.device)
     with torch.autocast(gc.device.type, dtype=torch.bfloat16 if gc.device.type == "cpu" else torch.float16,
                         enabled=half):
         x = decode_symbols(gc, symbols)
     if detail is not None:
-        x = apply_stage(detail[0], x.float(), gc.model.quantizer.dequantize(symbols), latent_seed(c), detail[1])
+        x = apply_stage(detail[0], x.float(), gc.model.quantizer.dequantize(symbols), latent_seed(c), detail[1], grain)
     return to_uint8(x, *c.size)

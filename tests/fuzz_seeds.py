@@ -10,14 +10,14 @@ from __future__ import annotations
 import os
 import resource
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 import torch
 from PIL import Image
 
-from gcodec.bitstream.container import PayloadKind, peek_kind, unpack
+from gcodec.bitstream.container import PayloadKind, pack, peek_kind, unpack
 from gcodec.bitstream.errors import GcodecError
 from gcodec.bitstream.planes import split_planes
 from gcodec.bitstream.vvc_params import MAX_LUMA_SAMPLES
@@ -64,8 +64,10 @@ def _gc_seeds(wdir: Path) -> list[Seed]:
     ctx = gc_codec.load_gc(resolve_model("tiny-ctx", kind="gc"), torch.device("cpu"))
     assert ctx.context_tables is not None
     plain = gc_codec.compress(gc, photo)
+    c = unpack(plain)  # a fine grain section (tag 3), as files written with a detail stage carry
+    grainy = pack(replace(c, sections=c.sections + ((gc_codec.SECTION_FINE_GRAIN, b"\x60"),)))
     return [Seed("gc", "gc", plain), Seed("gc-ctx", "gc", gc_codec.compress(ctx, photo)),
-            *_planes_seeds("gc", plain)]
+            Seed("gc-grain", "gc", grainy), *_planes_seeds("gc", plain)]
 
 
 def _planes_seeds(kind: str, data: bytes) -> list[Seed]:

@@ -10,8 +10,9 @@ import torch.nn.functional as F
 
 from gcodec.bitstream.container import unpack
 from gcodec.bitstream.errors import FormatError, TruncatedError
-from gcodec.bitstream.layered import (GRAIN_UNIT, MAX_GRAIN_CODE, SECTION, LayeredPayload, grain_gain, pack_payload,
-                                      unpack_payload)
+from gcodec.bitstream.grain import GRAIN_UNIT, MAX_GRAIN_CODE, code_for_gain, grain_gain
+from gcodec.bitstream.layered import SECTION, LayeredPayload, pack_payload, unpack_payload
+from gcodec.codec import grain_search
 from gcodec.codec.eval.metrics import texture_energy
 from gcodec.codec.layered import codec as lc
 from gcodec.codec.layered import grain as gr
@@ -60,7 +61,7 @@ def test_grain_gain_ladder_and_its_inverse():
     assert gains[0] == 0 and gains[1] == GRAIN_UNIT and gains[25] == pytest.approx(2 * GRAIN_UNIT)
     assert all(a < b for a, b in zip(gains, gains[1:]))
     for g in (0.01, GRAIN_UNIT, 0.17, 1.6, 10.0):
-        c = gr.code_for_gain(g)
+        c = code_for_gain(g)
         assert grain_gain(c) >= g * (1 - 1e-12) and (c == 1 or grain_gain(c - 1) < g)
     with pytest.raises(ValueError):
         grain_gain(MAX_GRAIN_CODE + 1)
@@ -112,12 +113,12 @@ def test_encoder_picks_the_smallest_code_that_meets_the_target(sharp, sample, mo
 
     start = retention(0)
     target = start + 0.5 * (retention(200) - start)  # reachable, and not without grain
-    monkeypatch.setattr(gr, "GRAIN_TARGET", target)
+    monkeypatch.setattr(grain_search, "GRAIN_TARGET", target)
     code = gr.choose_grain(sharp, sample, base, symbols, 4, p.gains, seed)
     assert 0 < code < 200 and retention(code) >= target > retention(code - 1)
-    monkeypatch.setattr(gr, "GRAIN_TARGET", start * 0.9)  # met without grain: none
+    monkeypatch.setattr(grain_search, "GRAIN_TARGET", start * 0.9)  # met without grain: none
     assert gr.choose_grain(sharp, sample, base, symbols, 4, p.gains, seed) == 0
-    monkeypatch.setattr(gr, "GRAIN_TARGET", 1e6)  # out of reach: all of it
+    monkeypatch.setattr(grain_search, "GRAIN_TARGET", 1e6)  # out of reach: all of it
     assert gr.choose_grain(sharp, sample, base, symbols, 4, p.gains, seed) == MAX_GRAIN_CODE
 
 

@@ -18,7 +18,8 @@ import torch
 from ...bitstream.container import Container, PayloadKind, pack, unpack
 from ...bitstream.entropy import decode_categorical, encode_categorical
 from ...bitstream.errors import FormatError, InputError, UnsupportedError
-from ...bitstream.layered import GAIN_STEP, SECTION, LayeredPayload, grain_gain, pack_payload, unpack_payload
+from ...bitstream.grain import grain_gain
+from ...bitstream.layered import GAIN_STEP, SECTION, LayeredPayload, pack_payload, unpack_payload
 from ...models.detail import LATENT_STRIDE, TILES, DetailConfig, DetailModel, noise_field, pad_to_stride
 from ...models.tiling import tiled
 from ..device import tile_batch

@@ -1,4 +1,5 @@
-"""Decoding with a detail stage: a GC decode plus R times texture drawn from the file's noise.
+"""Decoding with a detail stage: a GC decode plus texture drawn from the file's noise, and the file's
+fine grain (codec/stage/grain.py) for files that carry it.
 
 `stage_for(ref)` finds the shipped stage trained on exactly that GC model (name and digest);
 `apply_stage` runs it tile by tile. R = 0 returns the GC decode untouched, so a file decodes
@@ -13,7 +14,7 @@ from dataclasses import dataclass
 import torch
 
 from ...bitstream.errors import InputError
-from ...models.detail import TILES, DetailConfig, DetailGenerator, noise_field
+from ...models.detail import TILES, DetailConfig, DetailGenerator, fine_grain, noise_field
 from ...models.gc import STRIDE
 from ...models.tiling import TilePlan, tiled
 from ...models.train_stage import stage_output
@@ -55,17 +56,36 @@ def load_stage(ref: ModelRef, device: torch.device) -> LoadedStage:
     return LoadedStage(ref, stage.eval().to(device), device, realism)
 
 
+def stage_ramps(realism: float, default: float) -> tuple[float, float]:
+    """(grain weight, texture weight) at R for files with fine grain: the grain ramps in to all of it
+    at the stage's default R, then the stage's texture ramps in to R times its residual at R = 1,
+    so R = 0 is the GC decode and R = 1 adds the same texture as in files without grain."""
+    if default <= 0 or default >= 1:
+        return (1.0 if realism > 0 else 0.0), realism
+    return min(1.0, realism / default), max(0.0, (realism - default) / (1 - default))
+
+
 @torch.inference_mode()
-def apply_stage(ls: LoadedStage, decode: torch.Tensor, z: torch.Tensor, seed: int, realism: float) -> torch.Tensor:
+def apply_stage(ls: LoadedStage, decode: torch.Tensor, z: torch.Tensor, seed: int, realism: float,
+                grain: float | None = None) -> torch.Tensor:
     """decode (1, 3, H, W) in [-1, 1], H and W multiples of 16, and dequantized latents z (1, C, H/16,
-    W/16) -> the decode at R = `realism`."""
+    W/16) -> the decode at R = `realism`. `grain`: the file's fine grain gain (bitstream/grain.py),
+    None for files written before fine grain, which decode as they always did: R times the stage's
+    texture. With a gain (even 0), R ramps the grain in up to the stage's default R and the texture
+    after it (stage_ramps)."""
     if realism == 0:
         return decode
     noise = noise_field(seed, decode.shape[-2], decode.shape[-1], ls.stage.noise_channels).to(ls.device)
-    r = torch.full((1,), float(realism), device=ls.device)
+    grain_weight, texture_weight = (0.0, realism) if grain is None else stage_ramps(realism, ls.default_realism)
+    grain_weight *= grain or 0.0
+    r = torch.full((1,), float(texture_weight), device=ls.device)
 
     def run(d: torch.Tensor, zz: torch.Tensor, n: torch.Tensor) -> torch.Tensor:
-        return stage_output(ls.stage, d, zz, n, r.expand(d.shape[0]))
+        out = stage_output(ls.stage, d, zz, n, r.expand(d.shape[0])) if texture_weight > 0 else d
+        if grain_weight > 0:  # the envelope: the stage's residual at R = 1 (models/detail.py, fine_grain)
+            t = ls.stage.texture_residual(ls.stage.features(d, zz), n, torch.ones_like(r).expand(d.shape[0]))
+            out = out + grain_weight * fine_grain(t, n)
+        return out
 
     return tiled(run, [decode.float(), z.float(), noise], [STRIDE, 1, STRIDE], z.shape[-2:], STAGE_TILES.scaled(),
                  STRIDE, tile_batch(ls.device))
