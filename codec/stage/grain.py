@@ -1,12 +1,12 @@
 """The GC encoder's fine grain: the dose of pixel-scale grain a GC file's detail-stage decode adds.
 
-A GC decode keeps a tenth of the original's fine-detail energy. With a detail stage installed,
-the encoder writes a fine grain code (section 3 of the GC image, one byte) picked
-as for layered files (codec/grain_search.py): the smallest code whose decode at the stage's
-default R keeps half the original's fine-detail energy, but never one that costs that decode more
-than MAX_PSNR_LOSS of PSNR (the tolerance a GC stage's default R keeps). The grain's envelope is the stage's
-texture residual (models/detail.py, `fine_grain`); R = 0 stays the GC decode itself, and in such
-files the stage's own texture only comes in above the default R (codec/stage/stage.py).
+A GC decode keeps a tenth of the original's fine-detail energy. With a detail stage installed, the
+encoder writes a fine grain code (section 3 of the GC image, one byte) picked as for layered files
+(codec/grain_search.py): the smallest code whose decode at the stage's default R keeps half the
+original's fine-detail energy, but never one that costs that decode more than MAX_PSNR_LOSS of PSNR
+(the tolerance a GC stage's default R keeps). The grain's envelope is the stage's texture residual
+(models/detail.py, `fine_grain`); R = 0 stays the GC decode itself, and in such files the stage's
+own texture only comes in above the default R (codec/stage/stage.py).
 """
 
 from __future__ import annotations
