@@ -14,7 +14,7 @@ import argparse
 import json
 import math
 
-from gcodec.codec.eval.images import curve_arrays
+from gcodec.codec.eval.report import curve_arrays
 from gcodec.codec.eval.metrics import log_bpp_interp
 
 METRICS = (("psnr", "PSNR", ".2f"), ("ms_ssim", "MS-SSIM", ".4f"), ("texture_retention", "texture", ".3f"))

@@ -9,7 +9,8 @@ import pytest
 from PIL import Image
 
 from gcodec.bitstream.errors import InputError
-from gcodec.codec.eval.images import evaluate, format_table, parse_codec_spec
+from gcodec.codec.eval.images import evaluate, parse_codec_spec
+from gcodec.codec.eval.report import format_table
 from gcodec.codec.eval.metrics import psnr
 from gcodec.codec.eval.protocol import CodecOutput
 

@@ -11,7 +11,7 @@ matplotlib.use("Agg")  # files only; never needs a display
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from .images import curve_arrays  # noqa: E402
+from .report import curve_arrays  # noqa: E402
 
 
 def plot_rd(
