@@ -15,6 +15,7 @@ import torch
 
 from ..bitstream.container import Container, PayloadKind, unpack
 from ..bitstream.errors import GcodecError, InputError, UnsupportedError
+from ..bitstream.grain import grain_gain
 from ..bitstream.planes import (ALPHA_LABELMAP, IMAGE_KINDS, SECTION_PLANES, Planes, apply_planes, pack_planes, section_overhead,
                                 split_planes, with_planes)
 from . import gc_codec, labelmap_codec, sc_codec, sc_selection
@@ -218,11 +219,8 @@ def describe(data: bytes) -> dict[str, Any]:
         extra["section_names"] = {str(t): names[t] for t, _ in c.sections if t in names}
         code = gc_codec.fine_grain_code(c)
         if code is not None:
-            from ..bitstream.grain import grain_gain
-
             extra["fine_grain"] = {"code": code, "gain": grain_gain(code)}
     if c.kind == PayloadKind.LAYERED_IMAGE:
-        from ..bitstream.grain import grain_gain
         from ..bitstream.layered import SECTION, unpack_payload
 
         p = unpack_payload(c.section(SECTION), c.size)
