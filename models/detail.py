@@ -251,9 +251,7 @@ def fine_grain(t: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
     MS-SSIM's scales only the finest (weight 0.045) sees it (docs/layered.md, "Fine grain"). The
     band-pass is a Gaussian of GRAIN_SIGMA with taps times (-1)^(x + y): shift-invariant, so tiles
     change fine grain only by float rounding."""
-    r = max(1, math.ceil(3 * GRAIN_SIGMA))
-    k = torch.exp(-torch.arange(-r, r + 1, dtype=torch.float64) ** 2 / (2 * GRAIN_SIGMA**2))
-    band_rms = float((k / k.sum()).pow(2).sum())  # of unit white noise through the separable filter
+    band_rms = float(gaussian_taps(GRAIN_SIGMA, torch.float64).pow(2).sum())  # of unit white noise, separable
     with torch.autocast(t.device.type, enabled=False):  # float32: squares of small residuals underflow in fp16
         t = t.float()
         luma = (t * torch.tensor(LUMA, device=t.device).view(1, 3, 1, 1)).sum(1, keepdim=True)
@@ -262,13 +260,19 @@ def fine_grain(t: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
         return (envelope * band).expand(-1, 3, -1, -1)
 
 
+def gaussian_taps(sigma: float, dtype: torch.dtype = torch.float32) -> torch.Tensor:
+    """The normalized 1-D Gaussian of `sigma`, radius ceil(3 sigma) (at least 1)."""
+    r = max(1, math.ceil(3 * sigma))
+    k = torch.exp(-torch.arange(-r, r + 1, dtype=dtype) ** 2 / (2 * sigma * sigma))
+    return k / k.sum()
+
+
 def gaussian_blur(x: torch.Tensor, sigma: float, modulate: tuple[bool, bool] = (False, False)) -> torch.Tensor:
     """Separable Gaussian blur of (N, C, H, W), radius ceil(3 sigma), reflected at the borders;
     `modulate` (across, down): that pass's taps times (-1)^i, which moves its pass band to the
     highest frequency."""
-    r = max(1, math.ceil(3 * sigma))
-    k = torch.exp(-torch.arange(-r, r + 1, dtype=torch.float32) ** 2 / (2 * sigma * sigma))
-    k = k / k.sum()
+    k = gaussian_taps(sigma)
+    r = len(k) // 2
     kx, ky = ((k * (1 - 2 * (torch.arange(-r, r + 1) % 2)) if m else k).to(x.dtype).to(x.device) for m in modulate)
     c = x.shape[1]
     x = F.conv2d(F.pad(x, (r, r, 0, 0), mode="reflect"), kx.view(1, 1, 1, -1).expand(c, 1, 1, -1), groups=c)
