@@ -153,7 +153,8 @@ def train_seg(data: str, dataset: str, out: str, time_budget: float, max_steps: 
               lr: float, val_fraction: float, data_scale: float, device: str, export_to: str | None) -> None:
     """Train the segmentation network (CE baseline, then CE-only and CE + AR fine-tunes)."""
     from ..codec.device import pick_device
-    from ..models.train_seg import SegTrainConfig, export
+    from ..codec.seg_export import export
+    from ..models.train_seg import SegTrainConfig
     from ..models.train_seg import train as run
 
     for name, value, ok, need in (("--time-budget", time_budget, time_budget > 0, "positive"),

@@ -11,7 +11,8 @@ CE only (`best_ft_ce`, the control), then CE + AR, so the AR ablation is not con
 extra low-LR training. The LR is a function of the elapsed fraction of the budget, so any
 budget works. The data lives on the device as uint8 and is
 augmented there in batches. State is checkpointed to RUN/checkpoint.pt about every minute and
-a run resumes from it. At the end the better of the two is exported with its model card.
+a run resumes from it. At the end the better of the two is exported with its model card
+(codec/seg_export.py).
 """
 
 from __future__ import annotations
@@ -79,7 +80,7 @@ class SegTrainConfig:
 
 
 # best-checkpoint keys of the phases, in the order they run
-_PHASE_KEYS = ("baseline", "ft_ce", "ar")
+PHASE_KEYS = ("baseline", "ft_ce", "ar")
 
 
 def phase_plan(cfg: SegTrainConfig) -> list[tuple[str, float, float]]:
@@ -139,7 +140,7 @@ def validate(
     return metrics_from_confusion(meter.matrix(), names)
 
 
-class _Run:
+class RunFolder:
     """Paths and small JSON state of a run directory."""
 
     def __init__(self, out: str | Path) -> None:
@@ -162,7 +163,7 @@ class _Run:
         os.replace(tmp, path)
 
 
-def _save_checkpoint(run: _Run, state: dict[str, Any]) -> None:
+def _save_checkpoint(run: RunFolder, state: dict[str, Any]) -> None:
     tmp = run.ckpt.with_suffix(".pt.tmp")
     torch.save(state, tmp)
     os.replace(tmp, run.ckpt)
@@ -183,7 +184,7 @@ def train(cfg: SegTrainConfig) -> dict[str, Any]:
     torch.manual_seed(cfg.seed)
     # the data first: a dataset that cannot train leaves no run folder behind
     (tr_x, tr_y), (va_x, va_y) = load_dataset(cfg.data, cfg.dataset, cfg.val_fraction, cfg.data_scale, device)
-    run = _Run(cfg.out)
+    run = RunFolder(cfg.out)
     names = class_names(cfg.dataset)
     mcfg = SegNetConfig.from_dict({"num_classes": len(names), **cfg.model})
 
@@ -207,7 +208,7 @@ def train(cfg: SegTrainConfig) -> dict[str, Any]:
     opt = _make_optimizer(model, cfg)
     plan = phase_plan(cfg)
     step, phase = 0, 0
-    best = {k: -1.0 for k in _PHASE_KEYS}
+    best = {k: -1.0 for k in PHASE_KEYS}
     best_metrics: dict[str, Any] = {}
     if resume:
         model.load_state_dict(resume["model"])
@@ -345,74 +346,10 @@ def train(cfg: SegTrainConfig) -> dict[str, Any]:
     }
     run.write_json(run.summary, summary)
     name = cfg.export_name or f"seg-{cfg.dataset}.safetensors"
+    from ..codec.seg_export import export  # codec depends on models, not the reverse at import
+
     export(run.dir, run.dir / "export" / name, which="best")
-    for key in _PHASE_KEYS:
+    for key in PHASE_KEYS:
         if key in best_metrics:
             tqdm.write(f"best {key} (step {best_metrics[key]['step']}):\n{format_table(best_metrics[key])}")
     return summary
-
-
-def _summary_from_checkpoint(run: _Run) -> dict[str, Any]:
-    ck = torch.load(run.ckpt, map_location="cpu", weights_only=True)
-    tc = json.loads(ck["train_config"])
-    dev = torch.device(tc["device"])
-    return {
-        "steps": int(ck["step"]), "wall_time_s": round(float(ck["elapsed"]), 1),
-        "best_val_mIoU_baseline": ck["best"]["baseline"],
-        "best_val_mIoU_ar": ck["best"]["ar"] if ck["best"]["ar"] >= 0 else None,
-        "best_val_mIoU_ft_ce": ck["best"]["ft_ce"] if ck["best"]["ft_ce"] >= 0 else None,
-        "best_metrics": json.loads(ck["best_metrics"]), "model_config": ck["model_config"],
-        "train_config": tc, "batch_size": tc["batch_size"] or (16 if dev.type == "cuda" else 4),
-        "bf16": dev.type == "cuda" if tc["bf16"] is None else tc["bf16"], "device": str(dev),
-        "n_train": None, "n_val": None, "class_names": list(class_names(tc["dataset"])), "gpu": None,
-        "note": "exported from checkpoint.pt of a run that did not reach its end",
-    }
-
-
-def export(run_dir: str | Path, out_path: str | Path, which: str = "best") -> dict[str, Any]:
-    """Export best_baseline / best_ft_ce / best_ar (`which` = one of those keys, or 'best': the
-    highest val mIoU)
-    with `codec.model_store.save_weights`; returns the card."""
-    from ..codec.model_store import save_weights  # codec depends on models, not the reverse at import
-
-    run = _Run(run_dir)
-    if run.summary.is_file():
-        s = json.loads(run.summary.read_text())
-    elif run.ckpt.is_file():
-        s = _summary_from_checkpoint(run)  # a run cut off before its end: export what it has
-    else:
-        raise FileNotFoundError(f"neither {run.summary} nor {run.ckpt} exists")
-    scores = {"baseline": s["best_val_mIoU_baseline"], "ft_ce": s.get("best_val_mIoU_ft_ce"),
-              "ar": s["best_val_mIoU_ar"]}
-    if which == "best":
-        # ties go to the earlier (simpler) phase
-        which = max((k for k in _PHASE_KEYS if scores[k] is not None), key=lambda k: scores[k])
-    if which not in scores or not run.best(which).is_file():
-        raise FileNotFoundError(f"no best_{which} weights in {run_dir}")
-    state = load_file(str(run.best(which)))
-    bm = s["best_metrics"][which]
-    tc = s["train_config"]
-    card = {
-        "kind": "segmentation",
-        "architecture": "gcodec.models.segnet.SegNet",
-        "config": s["model_config"],
-        "dataset": tc["dataset"],
-        "class_names": s["class_names"],
-        "ignore_index": IGNORE,
-        "train_config": tc,
-        "training_command": (
-            "python -c \"from gcodec.models.train_seg import SegTrainConfig, train; "
-            f"train(SegTrainConfig.from_dict({tc!r}))\""
-        ),
-        "batch_size": s["batch_size"], "bf16": s["bf16"], "device": s["device"], "gpu": s["gpu"],
-        "n_train": s["n_train"], "n_val": s["n_val"],
-        "steps": s["steps"], "wall_time_s": s["wall_time_s"],
-        "exported": which, "exported_step": bm["step"],
-        "val_mIoU_baseline": scores["baseline"], "val_mIoU_ce_finetune": scores["ft_ce"],
-        "val_mIoU_ar_finetune": scores["ar"],
-        "val_mIoU": bm["mIoU"], "val_mAcc": bm["mAcc"], "val_aAcc": bm["aAcc"],
-        "val_per_class_IoU": bm["IoU"], "val_per_class_Acc": bm["Acc"],
-    }
-    if "note" in s:
-        card["note"] = s["note"]
-    return save_weights(state, card, out_path)

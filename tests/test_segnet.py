@@ -6,8 +6,9 @@ import pytest
 import torch
 from PIL import Image
 
+from gcodec.codec.seg_export import export
 from gcodec.models.segnet import SegNet, SegNetConfig, predict_logits
-from gcodec.models.train_seg import SegTrainConfig, export, train
+from gcodec.models.train_seg import SegTrainConfig, train
 from gcodec.models.train_seg_data import augment_batch, load_dataset
 
 @pytest.fixture(autouse=True)
