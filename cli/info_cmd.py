@@ -80,7 +80,9 @@ def models(as_json: bool) -> None:
     click.echo(f"{'name':<{width}} {'kind':<13} {'MB':>5}  measured")
     for r in rows:
         e, v = r["eval"], r["validation"]
-        if e:
+        if r["kind"] == "detail":  # a stage has no rate of its own: it decodes its base model's files
+            meas = f"--realism for {r['base_model']} files (default R {r['default_realism']:g})"
+        elif e:
             meas = f"{e.get('label', 'eval set')}: {e['bpp']:.4f} bpp, PSNR {e['psnr']:.2f} dB, MS-SSIM {e['ms_ssim']:.4f}"
         elif "val_psnr" in v:
             meas = f"validation: {v.get('val_bpp_ideal', float('nan')):.4f} bpp, PSNR {v['val_psnr']:.2f} dB, MS-SSIM {v['val_msssim']:.4f}"
@@ -88,8 +90,6 @@ def models(as_json: bool) -> None:
             meas = f"validation: mIoU {100 * v['mIoU']:.2f}"
         elif r["kind"] == "codegan":  # a code sampler has no rate or quality of its own
             meas = f"samples codes for {r['gc_model']} (gcodec sample --source codegan)"
-        elif r["kind"] == "detail":  # a stage has no rate of its own: it decodes its GC model's files
-            meas = f"--realism for {r['base_model']} files (default R {r['default_realism']:g})"
         else:
             meas = ""
         click.echo(f"{r['name'] + (' *' if r['default'] else ''):<{width}} {r['kind']:<13} {r['mb']:>5}  {meas}")
