@@ -22,8 +22,8 @@ from .main import cli
 @click.option("--model", "-m", default=None, help="Model file, when the container's model is not shipped.")
 @click.option("--reference", "-r", default=None, help="Original image: also print PSNR and MS-SSIM against it.")
 @click.option("--realism", type=float, default=None, metavar="R",
-              help="Layered images, GC images whose model has a detail stage, and SC images (texture on "
-                   "synthesized regions): 0 = most faithful, 1 = most detail; with layered-s, up to 0.5 sharpens "
+              help="Layered images, and GC and SC images whose model has a detail stage: 0 = most faithful "
+                   "(the model's own decode), 1 = most detail; with layered-s, up to 0.5 sharpens "
                    "the decode's own detail and above adds generated grain (default: the model's or stage's, "
                    "see `gcodec models`).")
 @click.option("--half", is_flag=True, help="Run the generator in reduced precision (faster on GPUs).")

@@ -30,8 +30,8 @@ from .main import cli
 @click.option("--map-tolerance", type=int, default=None, metavar="PX",
               help="Code the label map on a PX-pixel grid (0: lossless) [default: the model's].")
 @click.option("--realism", type=float, default=None, metavar="R",
-              help="Decode SC files at R: R times the texture branch's detail on synthesized pixels "
-                   "[default: the model's, 1].")
+              help="Decode SC files at R with the model's detail stage (0: the generator's own decode) "
+                   "[default: the stage's default R; 0 without a stage].")
 def eval_sc(data: str, model: str, seg_model: str, gc_model: str, box_fraction: float, limit: int | None,
             figure_image: str | None, out: str, resume: bool, device: str, threads: int, refine: int,
             map_tolerance: int | None, realism: float | None) -> None:
@@ -44,7 +44,8 @@ def eval_sc(data: str, model: str, seg_model: str, gc_model: str, box_fraction: 
     from ..codec.gc_codec import load_gc
     from ..codec.layered.codec import check_realism
     from ..codec.registry import resolve_model
-    from ..codec.sc_codec import check_map_tolerance, load_sc, sc_realism
+    from ..codec.api import Codec
+    from ..codec.sc_codec import check_map_tolerance, load_sc
     from ..codec.segment import load_segmenter
 
     if threads < 1:
@@ -65,15 +66,14 @@ def eval_sc(data: str, model: str, seg_model: str, gc_model: str, box_fraction: 
         raise InputError(f"--figure-image {figure_image}: no such image among the evaluated ones")
     dev = pick_device(device)
     sc = load_sc(resolve_model(model, kind="sc"), dev)
-    if realism is not None:
-        sc_realism(sc, realism)  # a model without a texture branch: one line now, not after the first image
+    detail = Codec(dev).detail(sc.ref, realism)  # R > 0 without a stage: one line now, not after the first image
     seg = load_segmenter(resolve_model(seg_model, kind="segmentation").path, dev)
     gc = None if gc_model == "none" else load_gc(resolve_model(gc_model, kind="gc"), dev)
     out_dir = Path(out)
     result = evaluate_sc(sc, seg, data, box_fraction, gc, limit, figure_image,
                          cache_dir=out_dir / "cache" if resume else None, refine_steps=refine,
                          map_tolerance=sc.default_map_tolerance if map_tolerance is None else map_tolerance,
-                         realism=realism)
+                         detail=detail)
     click.echo(format_table(result))
     write_json(result, out_dir / "eval_sc.json")
     fig_path = out_dir / "sc_figure.png"

@@ -58,14 +58,6 @@ def _command_line() -> str:
 @click.option("--texture-weight", default=0.0, show_default=True,
               help="SC: weight of the texture statistics loss on synthesized pixels (band energies and "
                    "autocorrelations at four scales matched, class by class, to the original's).")
-@click.option("--texture-branch", "texture_width", default=0, show_default=True, metavar="W",
-              help="SC: add a texture branch of base width W to the --init-from SC model and train it alone, on "
-                   "the texture loss (--texture-weight), every other weight frozen.")
-@click.option("--texture-gan", default=0.0, show_default=True,
-              help="SC, with --texture-branch: weight of an adversarial loss on the branch (a discriminator that "
-                   "sees the decode and the label map), beside the texture loss.")
-@click.option("--texture-resize/--no-texture-resize", default=False, show_default=True,
-              help="SC: the texture branch up-samples by resize-convolutions (else transposed convolutions).")
 @click.option("--map-tolerance", default=0, show_default=True, metavar="PX",
               help="SC: train on label maps simplified as an SC file with --map-tolerance PX codes them.")
 @click.option("--disc-base", default=64, show_default=True)
@@ -90,10 +82,9 @@ def train_gc(**kw) -> None:
     from ..models.train_gc_config import GCTrainConfig, RunFolderError
 
     arch = {k: kw.pop(k) for k in ("width", "blocks", "channels", "levels", "norm", "classes", "sem_width", "noise",
-                                   "noise_up", "texture_width", "texture_resize")}
-    kw["texture_only"] = arch["texture_width"] > 0
+                                   "noise_up")}
     if not kw["labels"]:  # the label-map options belong to SC models only
-        del arch["classes"], arch["sem_width"], arch["noise"], arch["noise_up"], arch["texture_width"], arch["texture_resize"]
+        del arch["classes"], arch["sem_width"], arch["noise"], arch["noise_up"]
     init_state = None
     if kw["init_from"]:
         init_state, arch, kw["init_from"] = _init_weights(kw["init_from"], "sc" if kw["labels"] else "gc", arch)
@@ -125,33 +116,24 @@ def _check_train_options(kw: dict[str, Any]) -> None:
     if not 0 <= kw["synth_distortion"] <= 1:
         raise InputError(f"--synth-distortion must lie in [0, 1], got {kw['synth_distortion']}")
     for name, unset in (("synth_distortion", 1), ("noise", 0), ("noise_up", False), ("diversity_weight", 0),
-                        ("texture_weight", 0), ("texture_width", 0), ("texture_resize", False), ("texture_gan", 0),
-                        ("map_tolerance", 0)):
+                        ("texture_weight", 0), ("map_tolerance", 0)):
         if kw[name] != unset and not kw["labels"]:
             raise InputError(f"--{_flag(name)} is for SC models (it needs --labels)")
     for name in ("steps", "batch", "val_count"):
         if kw[name] < 1:
             raise InputError(f"--{name.replace('_', '-')} must be at least 1, got {kw[name]}")
-    if kw["texture_width"]:
-        if not kw["init_from"]:
-            raise InputError("--texture-branch extends a trained SC model: give it with --init-from")
-        if kw["texture_weight"] <= 0:
-            raise InputError("--texture-branch trains on the texture loss alone: give --texture-weight above 0")
-    elif kw["texture_gan"]:
-        raise InputError("--texture-gan trains a texture branch: give --texture-branch W")
     if kw["map_tolerance"]:
         from ..codec.sc_codec import check_map_tolerance
 
         check_map_tolerance(kw["map_tolerance"])
-    for name in ("noise", "texture_width", "threads", "lr_warmup", "time_budget", "lr", "mse_weight", "msssim_weight", "gan_weight",
-                 "fm_weight", "rate_weight", "diversity_weight", "texture_weight", "texture_gan"):
+    for name in ("noise", "threads", "lr_warmup", "time_budget", "lr", "mse_weight", "msssim_weight", "gan_weight",
+                 "fm_weight", "rate_weight", "diversity_weight", "texture_weight"):
         if kw[name] < 0:
             raise InputError(f"--{_flag(name)} must not be negative, got {kw[name]}")
 
 
 def _flag(name: str) -> str:
-    """The command-line option of a keyword (texture_width is --texture-branch)."""
-    return "texture-branch" if name == "texture_width" else name.replace("_", "-")
+    return name.replace("_", "-")
 
 
 def _init_weights(name: str, kind: str, arch: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
@@ -168,26 +150,26 @@ def _init_weights(name: str, kind: str, arch: dict[str, Any]) -> tuple[dict[str,
     if ref.kind != kind and not (kind == "sc" and ref.kind == "gc"):
         raise InputError(f"model {ref.name!r} is a {ref.kind or 'unknown'} model; a {kind} run starts from a {kind} "
                          f"model{' or a gc model' if kind == 'sc' else ''}")
-    card_arch = dict(ref.card.get("config", {}))
+    from ..models.sc import RETIRED_KEYS, RETIRED_TENSORS
+
+    card_arch = {k: v for k, v in ref.card.get("config", {}).items() if k not in RETIRED_KEYS}
     # An SC run may add inputs to its source model at zero weight: the label-map inputs to a GC
     # model, noise to an SC model with less of it.
     if ref.kind == "gc" and kind == "sc":
-        if arch["texture_width"]:
-            raise InputError(f"--texture-branch extends a trained SC model; {ref.name!r} is a gc model")
         card_arch.update(classes=arch["classes"], sem_width=arch["sem_width"], noise=arch["noise"],
                          noise_up=arch["noise_up"])
     elif kind == "sc":
-        for k in ("noise", "noise_up", "texture_width", "texture_resize"):
+        for k in ("noise", "noise_up"):
             if arch[k] > card_arch.get(k, 0):
                 card_arch[k] = arch[k]
-    widen = kind == "sc" and card_arch != ref.card.get("config", {})
+    widen = kind == "sc" and card_arch != {k: v for k, v in ref.card.get("config", {}).items() if k not in RETIRED_KEYS}
     ctx = click.get_current_context()
     for k, v in arch.items():
         given = ctx.get_parameter_source(k) != click.core.ParameterSource.DEFAULT
         if given and card_arch.get(k) != v:
             raise InputError(f"--{_flag(k)} {v} contradicts {ref.name}'s architecture ({k}={card_arch.get(k)})")
     state, card = load_weights(ref.path)
-    state = {k: v for k, v in state.items() if not k.startswith("entropy.")}
+    state = {k: v for k, v in state.items() if not k.startswith(("entropy.", RETIRED_TENSORS))}
     if widen:
         from ..models.sc import SCConfig, widen_to_sc
 

@@ -55,7 +55,7 @@ class Codec:
     _sc: dict[str, sc_codec.LoadedSC] = field(default_factory=dict)
     _layered: dict[str, layered_codec.LoadedLayered] = field(default_factory=dict)
     _stages: dict[str, LoadedStage] = field(default_factory=dict)
-    _stage_refs: dict[str, ModelRef | None] = field(default_factory=dict)  # GC model path -> its stage
+    _stage_refs: dict[str, ModelRef | None] = field(default_factory=dict)  # GC/SC model path -> its stage
     # threads share one Codec (`encode --jobs`, the Python API): each model is loaded once
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
@@ -73,8 +73,8 @@ class Codec:
         return self._cached(self._layered, ref, layered_codec.load_layered)
 
     def detail(self, ref: ModelRef, realism: float | None) -> tuple[LoadedStage, float] | None:
-        """(the GC model's detail stage, R): the stage's default R when `realism` is None; None when
-        R = 0 or no stage is installed (InputError if an R > 0 was asked for)."""
+        """(the GC or SC model's detail stage, R): the stage's default R when `realism` is None; None
+        when R = 0 or no stage is installed (InputError if an R > 0 was asked for)."""
         with self._lock:  # the weights folder is scanned once per GC model, not once per file
             if str(ref.path) not in self._stage_refs:
                 self._stage_refs[str(ref.path)] = stage_for(ref)
@@ -150,8 +150,8 @@ class Codec:
     def decode(self, data: bytes, model: str | None = None, realism: float | None = None
                ) -> tuple[Container, np.ndarray]:
         """Container bytes -> (container, decoded array: RGB image or (H, W) label map). `realism` in
-        [0, 1] applies to layered images, GC images with a detail stage and SC images with a texture
-        branch (None: the model's or stage's default; 0 is always the GC or SC generator's decode)."""
+        [0, 1] applies to layered images and to GC and SC images whose model has a detail stage (None:
+        the model's or stage's default; 0 is always the GC or SC generator's decode)."""
         if realism is not None:
             layered_codec.check_realism(realism)
         full = unpack(data)
@@ -165,7 +165,8 @@ class Codec:
             return full, apply_planes(gc_codec.decompress(self.gc(ref), c, half=self.half, detail=detail), planes)
         if c.kind == PayloadKind.SC_IMAGE:
             ref = resolve_model(model or c.model_id, kind="sc")
-            return full, apply_planes(sc_codec.decompress(self.sc(ref), c, half=self.half, realism=realism), planes)
+            detail = self.detail(ref, realism)
+            return full, apply_planes(sc_codec.decompress(self.sc(ref), c, half=self.half, detail=detail), planes)
         if realism is not None:
             raise InputError(f"--realism applies to layered, GC and SC images; this is a {KIND_NAMES[c.kind]} file")
         if c.kind == PayloadKind.LABEL_MAP:

@@ -20,6 +20,7 @@ synthesized classes and the boxes with the integer rule in `models.sc.synthesis_
 
 from __future__ import annotations
 
+import zlib
 from dataclasses import dataclass
 
 import numpy as np
@@ -33,7 +34,8 @@ from ..bitstream.labelmap import decode_labelmap, encode_labelmap
 from ..bitstream.labelmap import grid as map_grid
 from ..models.gc import ENCODER_TILES, STRIDE, pad_to_multiple, padded_size
 from ..models.latent_refine import refine_sc_symbols
-from ..models.sc import GENERATOR_TILES, SCConfig, SCModel, synthesis_heatmap, synthesis_noise, texture_noise
+from ..models.sc import (GENERATOR_TILES, RETIRED_TENSORS, SCConfig, SCModel, heat_at, stage_conditioning,
+                         synthesis_heatmap, synthesis_noise)
 from ..models.tiling import tiled
 from ..models.train_seg_data import CAMVID_CLASSES
 from .gc_codec import (check_image, read_context_tables, read_static_tables, to_tensor,
@@ -42,6 +44,7 @@ from .device import tile_batch
 from .model_store import load_weights
 from .registry import ModelRef
 from .sc_selection import Box, check_boxes, check_labels, pack_selection, unpack_selection
+from .stage.stage import LoadedStage, apply_stage
 
 SECTION_LATENTS = 1
 SECTION_MAP = 2
@@ -51,10 +54,6 @@ SECTION_GRID_MAP = 5
 SECTION_NAMES = {SECTION_LATENTS: "latents", SECTION_MAP: "map", SECTION_SELECTION: "selection",
                  SECTION_CONTEXT_LATENTS: "latents", SECTION_GRID_MAP: "map"}
 AUTO_SEGMENTER = "seg-camvid"  # the shipped network behind `--semantic auto`
-# Decode-time realism of SC files: R times the texture branch's detail on synthesized pixels. The
-# branch was trained (texture statistics, everything else frozen) to be added whole, so the
-# default is 1; R = 0 is the generator's image alone. Preserved pixels never change with R.
-DEFAULT_REALISM = 1.0
 
 
 @dataclass
@@ -90,7 +89,7 @@ def load_sc(ref: ModelRef, device: torch.device) -> LoadedSC:
         tables = read_static_tables(state, cfg.channels, cfg.levels, ref.path)
         ctx = read_context_tables(state, cfg.channels, cfg.levels)
         model = SCModel(cfg)
-        model.load_state_dict({k: v.float() for k, v in state.items()})
+        model.load_state_dict({k: v.float() for k, v in state.items() if not k.startswith(RETIRED_TENSORS)})
         tolerance = card.get("default_map_tolerance", 0)
         check_map_tolerance(tolerance)
     except (KeyError, ValueError, RuntimeError, TypeError, InputError) as e:
@@ -195,21 +194,16 @@ def encode_symbols(sc: LoadedSC, x: torch.Tensor, labels: torch.Tensor) -> torch
     return sc.model.quantizer.symbols(y)
 
 
-def decode_symbols(sc: LoadedSC, symbols: torch.Tensor, labels: torch.Tensor, heat: torch.Tensor,
-                   realism: float = DEFAULT_REALISM) -> torch.Tensor:
-    """Image (1, 3, H, W) in [-1, 1], the generator and texture branch (`realism` times its detail)
-    run tile by tile; the noise fields are drawn for the whole image, so each tile reads its part
-    of the same fields."""
+def decode_symbols(sc: LoadedSC, symbols: torch.Tensor, labels: torch.Tensor, heat: torch.Tensor) -> torch.Tensor:
+    """Image (1, 3, H, W) in [-1, 1], the generator run tile by tile; the noise fields are drawn for
+    the whole image, so each tile reads its part of the same fields."""
     noise = synthesis_noise(heat, sc.cfg)
-    tex = texture_noise(heat) if sc.model.texture is not None and realism and not bool(heat.all()) else []
 
     def decode(symbols: torch.Tensor, labels: torch.Tensor, heat: torch.Tensor, *fields: torch.Tensor) -> torch.Tensor:
-        return sc.model.decode_symbols(symbols, labels, heat, list(fields[: len(noise)]), list(fields[len(noise) :]),
-                                       realism)
+        return sc.model.decode_symbols(symbols, labels, heat, list(fields))
 
-    fields = [*noise, *tex]
-    per_cell = [1, STRIDE, 1] + [f.shape[-1] // heat.shape[-1] for f in fields]
-    return tiled(decode, [symbols, labels, heat, *fields], per_cell, symbols.shape[-2:], GENERATOR_TILES.scaled(),
+    per_cell = [1, STRIDE, 1] + [f.shape[-1] // heat.shape[-1] for f in noise]
+    return tiled(decode, [symbols, labels, heat, *noise], per_cell, symbols.shape[-2:], GENERATOR_TILES.scaled(),
                  STRIDE, tile_batch(sc.device))
 
 
@@ -287,26 +281,32 @@ def decode_parts(sc: LoadedSC, c: Container) -> SCParts:
     return SCParts(labels, ids, boxes, heat, decode_latents(sc, c, heat))
 
 
-def sc_realism(sc: LoadedSC, realism: float | None) -> float:
-    """The R an SC decode runs at: DEFAULT_REALISM when None; InputError for an R > 0 on a model
-    without a texture branch (R is checked to lie in [0, 1] by the caller)."""
-    if realism is None:
-        return DEFAULT_REALISM if sc.model.texture is not None else 0.0
-    if realism and sc.model.texture is None:
-        raise InputError(f"--realism {realism:g} needs a texture branch, and SC model {sc.ref.name} has none")
-    return float(realism)
+def stage_seed(c: Container) -> int:
+    """The detail stage's noise seed: a CRC of the latent and map sections (a file with every cell
+    synthesized has an empty latent section), so each file draws its own field."""
+    crc = 0
+    for tag in (SECTION_LATENTS, SECTION_CONTEXT_LATENTS, SECTION_MAP, SECTION_GRID_MAP):
+        if c.has_section(tag):
+            crc = zlib.crc32(c.section(tag), crc)
+    return crc
 
 
 @torch.inference_mode()
-def decompress(sc: LoadedSC, c: Container, half: bool = False, realism: float | None = None) -> np.ndarray:
-    """Container -> RGB uint8 (H, W, 3); `realism` in [0, 1] scales the texture branch's detail
-    on synthesized pixels (None: DEFAULT_REALISM, the branch as trained; 0: none)."""
-    r = sc_realism(sc, realism)
+def decompress(sc: LoadedSC, c: Container, half: bool = False, detail: tuple[LoadedStage, float] | None = None
+               ) -> np.ndarray:
+    """Container -> RGB uint8 (H, W, 3); `detail`: a detail stage (codec/stage/) trained on this SC
+    model and the realism R it decodes at (R = 0, or None: the generator's image itself). The stage's
+    detail goes to synthesized pixels only: preserved pixels are the generator's at every R, as the
+    selection promised (a GC file's detail stage is where detail over coded content belongs)."""
     parts = decode_parts(sc, c)
     lab = torch.from_numpy(pad_labels(parts.labels).astype(np.int64))[None].to(sc.device)
     symbols = torch.from_numpy(parts.symbols)[None].to(sc.device)
     heat = torch.from_numpy(parts.heat).float()[None, None].to(sc.device)
     with torch.autocast(sc.device.type, dtype=torch.bfloat16 if sc.device.type == "cpu" else torch.float16,
                         enabled=half):
-        x = decode_symbols(sc, symbols, lab, heat, r)
+        x = decode_symbols(sc, symbols, lab, heat)
+    if detail is not None and not parts.heat.all():
+        cond = stage_conditioning(sc.model, symbols, lab, heat)
+        synthesized = 1 - heat_at(heat, STRIDE)
+        x = x.float() + synthesized * (apply_stage(detail[0], x.float(), cond, stage_seed(c), detail[1]) - x.float())
     return to_uint8(x, *c.size)

@@ -18,8 +18,11 @@ noise at 1/16 alone varies from cell to cell but not within one. Training draws 
 each step; decoding uses fixed fields from seeded CPU generators, so every machine decodes
 the same image and nothing is stored.
 
-With `texture_width` > 0, a separate texture branch (models/texture_branch.py) then adds
-noise-driven detail to the generator's image at synthesized pixels.
+Generated detail on top of the generator's image (the `--realism` knob) comes from a detail
+stage (codec/stage/, models/detail.py) trained on the frozen SC model, conditioned on its
+decode and `stage_conditioning`. Early SC weights files also hold a texture branch (tensors
+`texture.*`, config `texture_width`): that network is retired and never read, but stays in
+those files so the digest their SC files check is unchanged.
 """
 
 from __future__ import annotations
@@ -33,14 +36,16 @@ from torch import nn
 
 from .gc import STRIDE, Encoder, GCConfig, Generator, LatentPrior, Quantizer
 from .layers import conv_block
-from .texture_branch import LATENT_NOISE, STAGES, TextureBranch
 from .tiling import TilePlan
 
 # Tiles (models/tiling.py) for the decoder, in cells of 16 px: the GC generator's 8 cells
 # (models/gc.py) plus 2 for the semantic features F that feed it (a 7x7 and four stride-2 3x3s,
-# about 50 px); the texture branch's field (a 3x3 at 1/16, four up-samplings, a 7x7 and the 9x9
-# high-pass) is smaller. The encoder is GC's with a one-hot map, so it tiles as models.gc.ENCODER_TILES.
+# about 50 px). The encoder is GC's with a one-hot map, so it tiles as models.gc.ENCODER_TILES.
 GENERATOR_TILES = TilePlan(cell=STRIDE, tile=64, margin=10)
+
+
+RETIRED_KEYS = ("texture_width", "texture_resize")  # the retired texture branch's (module docstring)
+RETIRED_TENSORS = "texture."
 
 
 @dataclass(frozen=True)
@@ -54,8 +59,6 @@ class SCConfig:
     sem_width: int = 8  # F's base width; it outputs 16 * sem_width channels at 1/16
     noise: int = 0  # channels of synthesis noise fed to the generator at synthesized cells
     noise_up: bool = False  # also add noise after each up-sampling stage at synthesized pixels
-    texture_width: int = 0  # base width of the texture branch (models/texture_branch.py); 0: none
-    texture_resize: bool = False  # the branch up-samples by resize-convolutions (else transposed convolutions)
 
     def gc(self) -> GCConfig:
         return GCConfig(self.width, self.blocks, self.channels, self.levels, self.norm)
@@ -65,6 +68,7 @@ class SCConfig:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "SCConfig":
+        d = {k: v for k, v in d.items() if k not in RETIRED_KEYS}
         unknown = set(d) - {f.name for f in fields(cls)}
         if unknown:
             raise ValueError(f"unknown SC config keys {sorted(unknown)}")
@@ -105,6 +109,20 @@ def synthesis_heatmap(labels: torch.Tensor, synthesized: torch.Tensor) -> torch.
     n, h, w = chosen.shape
     counts = chosen.view(n, h // STRIDE, STRIDE, w // STRIDE, STRIDE).sum(dim=(2, 4))
     return (counts * 2 <= STRIDE * STRIDE).to(torch.float32).unsqueeze(1)
+
+
+def stage_conditioning(model: "SCModel", symbols: torch.Tensor, labels: torch.Tensor,
+                       heat: torch.Tensor) -> torch.Tensor:
+    """What a detail stage over SC (codec/stage/) sees beside the decode, at latent resolution:
+    the coded latents (zero in synthesized cells), each class's share of the cell's pixels, and
+    the heatmap. symbols (N, C, h, w), labels (N, 16h, 16w), heat (N, 1, h, w) -> (N, C + K + 1, h, w)."""
+    shares = F.avg_pool2d(one_hot(labels, model.cfg.classes), STRIDE)
+    return torch.cat([model.quantizer.dequantize(symbols) * heat, shares, heat.to(shares.dtype)], 1)
+
+
+def stage_channels(cfg: "SCConfig") -> int:
+    """Channels of `stage_conditioning`."""
+    return cfg.channels + cfg.classes + 1
 
 
 def heat_at(heat: torch.Tensor, factor: int) -> torch.Tensor:
@@ -149,14 +167,6 @@ def synthesis_noise(heat: torch.Tensor, cfg: SCConfig, gen: torch.Generator | No
     return noise
 
 
-def texture_noise(heat: torch.Tensor, gen: torch.Generator | None = None) -> list[torch.Tensor]:
-    """The texture branch's noise for heat (N, 1, h, w): LATENT_NOISE channels at 1/16, then one
-    image per up-sampling stage; fresh from `gen`, or the decoder's fixed seeded fields."""
-    n, _, h, w = heat.shape
-    shapes = [(1, LATENT_NOISE, h, w)] + [(1, 1, h * 2**k, w * 2**k) for k in range(1, STAGES + 1)]
-    return [_signs(s, n, gen, NOISE_SEED + 100 + k).to(heat.device, heat.dtype) for k, s in enumerate(shapes)]
-
-
 class SCModel(nn.Module):
     def __init__(self, cfg: SCConfig) -> None:
         super().__init__()
@@ -170,7 +180,6 @@ class SCModel(nn.Module):
         if cfg.noise_up:  # per-channel scale of the noise added after each up-sampling stage
             self.noise_scales = nn.ParameterList(
                 [nn.Parameter(torch.full((1, c * cfg.width, 1, 1), NOISE_UP_INIT)) for c in (8, 4, 2, 1)])
-        self.texture = TextureBranch(cfg.classes, cfg.texture_width, cfg.norm, cfg.texture_resize) if cfg.texture_width else None
 
     def generate(self, w_hat: torch.Tensor, features: torch.Tensor, heat: torch.Tensor,
                  noise: list[torch.Tensor] | None = None) -> torch.Tensor:
@@ -186,32 +195,18 @@ class SCModel(nn.Module):
 
         return self.generator(torch.cat(parts, 1), add_noise if self.cfg.noise_up else None)
 
-    def texturize(self, image: torch.Tensor, onehot: torch.Tensor, heat: torch.Tensor,
-                  noise: list[torch.Tensor] | None = None, realism: float = 1.0) -> torch.Tensor:
-        """The generator's image with `realism` times the texture branch's detail at synthesized
-        pixels (unchanged without a branch or at realism 0); noise: `texture_noise`'s list (the
-        decoder's fixed fields unless given). Realism 1 is the branch as trained."""
-        if self.texture is None or realism == 0 or bool(heat.all()):  # nothing to add: skip the branch's work
-            return image
-        if noise is None:
-            noise = texture_noise(heat)
-        synthesized = 1 - heat_at(heat, STRIDE)
-        return self.texture(image, onehot, synthesized if realism == 1 else synthesized * realism, noise)
-
     def forward(self, x: torch.Tensor, labels: torch.Tensor, heat: torch.Tensor,
                 noise: list[torch.Tensor] | None = None,
-                other_noise: list[torch.Tensor] | None = None,
-                tex_noise: list[torch.Tensor] | None = None) -> dict[str, torch.Tensor]:
-        """other_noise: also generate from the same code with this noise ("x_hat_other");
-        tex_noise: the texture branch's noise (`texture_noise`)."""
+                other_noise: list[torch.Tensor] | None = None) -> dict[str, torch.Tensor]:
+        """other_noise: also generate from the same code with this noise ("x_hat_other")."""
         s = one_hot(labels, self.cfg.classes)
         w = self.encoder(torch.cat([x, s], 1))
         w_hat, symbols, soft = self.quantizer(w)
         features = self.semantics(s)
-        x_hat = self.texturize(self.generate(w_hat, features, heat, noise), s, heat, tex_noise)
+        x_hat = self.generate(w_hat, features, heat, noise)
         out = {"x_hat": x_hat, "symbols": symbols, "soft_assign": soft, "heat": heat}
         if other_noise is not None:
-            out["x_hat_other"] = self.texturize(self.generate(w_hat, features, heat, other_noise), s, heat, tex_noise)
+            out["x_hat_other"] = self.generate(w_hat, features, heat, other_noise)
         return out
 
     @torch.no_grad()
@@ -224,14 +219,11 @@ class SCModel(nn.Module):
 
     @torch.no_grad()
     def decode_symbols(self, symbols: torch.Tensor, labels: torch.Tensor, heat: torch.Tensor,
-                       noise: list[torch.Tensor] | None = None, tex_noise: list[torch.Tensor] | None = None,
-                       realism: float = 1.0) -> torch.Tensor:
-        """Image from symbols, label maps and heatmap; noise, tex_noise and realism as in `generate`
-        and `texturize` (the decoder's fixed fields for this heatmap unless given: a tile passes its
-        crop of the whole image's fields)."""
+                       noise: list[torch.Tensor] | None = None) -> torch.Tensor:
+        """Image from symbols, label maps and heatmap; noise as in `generate` (the decoder's fixed
+        fields for this heatmap unless given: a tile passes its crop of the whole image's fields)."""
         s = one_hot(labels, self.cfg.classes)
-        image = self.generate(self.quantizer.dequantize(symbols), self.semantics(s), heat, noise)
-        return self.texturize(image, s, heat, tex_noise, realism)
+        return self.generate(self.quantizer.dequantize(symbols), self.semantics(s), heat, noise)
 
 
 def random_heatmaps(labels: torch.Tensor, classes: int, gen: torch.Generator, keep_all: bool = True) -> torch.Tensor:
@@ -273,6 +265,8 @@ def widen_to_sc(state: dict[str, torch.Tensor], cfg: SCConfig) -> dict[str, torc
     model = SCModel(cfg)
     target_state = model.state_dict()
     for name, tensor in state.items():
+        if name.startswith(RETIRED_TENSORS):
+            continue
         if name not in target_state:
             raise ValueError(f"weight {name!r} has no place in an SC model")
         target = target_state[name]
@@ -288,9 +282,8 @@ def widen_to_sc(state: dict[str, torch.Tensor], cfg: SCConfig) -> dict[str, torc
             raise ValueError(f"weight {name!r} {tuple(tensor.shape)} does not fit {tuple(target.shape)}")
         else:
             target_state[name] = tensor.float()
-    # F (new when the source is GC), the up-sampling noise scales and the texture branch keep
-    # their initialisation
-    missing = [n for n in target_state if n not in state and not n.startswith(("semantics.", "noise_scales.", "texture."))]
+    # F (new when the source is GC) and the up-sampling noise scales keep their initialisation
+    missing = [n for n in target_state if n not in state and not n.startswith(("semantics.", "noise_scales."))]
     if missing:
         raise ValueError(f"the source weights lack {missing[:3]}")
     return target_state

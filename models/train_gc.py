@@ -31,7 +31,7 @@ from .discriminator import MultiScaleDiscriminator
 from .gan_losses import feature_matching_loss, lsgan_d_loss, lsgan_g_loss, mode_seeking_loss
 from .gc import GCModel
 from .image_bank import ImageBank, list_images, load_label, load_uint8, pair_labels, split_train_val
-from .sc import SCModel, heat_at, one_hot, random_heatmaps, synthesis_noise, texture_noise
+from .sc import SCModel, heat_at, one_hot, random_heatmaps, synthesis_noise
 from .texture_loss import texture_stats_loss
 from .train_gc_config import GCTrainConfig, RunFolderError, resolve_device
 
@@ -91,9 +91,6 @@ class _Run:
         # the prior's logits only track symbol frequencies: let them move fast; so may the
         # up-sampling noise scales, which start small (NOISE_UP_INIT) and may need to reach ~1
         fast = {"prior.": 50.0, "noise_scales.": 100.0}
-        if cfg.texture_only:
-            for n, p in self.model.named_parameters():
-                p.requires_grad_(n.startswith("texture."))
         trained = [(n, p) for n, p in self.model.named_parameters() if p.requires_grad]
         groups = [{"params": [p for n, p in trained if not n.startswith(tuple(fast))], "base_lr": cfg.lr}]
         for prefix, factor in fast.items():
@@ -189,8 +186,6 @@ class _Run:
 
     def train_step(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> dict[str, float]:
         cfg = self.cfg
-        if cfg.texture_only:
-            return self.texture_step(x, labels)
         gan_on = self.progress() >= cfg.warmup_frac and cfg.gan_weight > 0
         prior = _unwrap(self.model).prior
         with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=cfg.bf16):
@@ -256,33 +251,6 @@ class _Run:
         self.opt_d.step()
         return d_loss.item()
 
-    def texture_step(self, x: torch.Tensor, labels: torch.Tensor) -> dict[str, float]:
-        """One step of the texture branch alone (cfg.texture_only): every heatmap synthesizes
-        something, and the loss is the texture statistics loss on synthesized pixels, plus, with
-        cfg.texture_gan, the discriminator's verdict on the whole decode (only the branch moves)."""
-        cfg = self.cfg
-        heat = random_heatmaps(labels, cfg.model.classes, self.gen, keep_all=False)
-        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=cfg.bf16):
-            out = self.model(x, labels, heat, synthesis_noise(heat, cfg.model, self.gen),
-                             tex_noise=texture_noise(heat, self.gen))
-            x_hat = out["x_hat"].float()
-        coded = heat_at(heat, x.shape[-1] // heat.shape[-1])
-        tex = texture_stats_loss(x_hat, x, one_hot(labels, cfg.model.classes) * (1 - coded))
-        loss = cfg.texture_weight * tex
-        logs = {"tex": tex.item()}
-        if cfg.texture_gan > 0:
-            with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=cfg.bf16):
-                g_adv = lsgan_g_loss(self.disc(self._disc_input(x_hat, labels)))
-            loss = loss + cfg.texture_gan * g_adv
-            logs["g_adv"] = g_adv.item()
-        if loss.requires_grad:  # else no crop of the batch had a synthesized region large enough
-            self.opt_g.zero_grad(set_to_none=True)
-            loss.backward()
-            self.opt_g.step()
-        if cfg.texture_gan > 0:
-            logs["d"] = self._disc_step(x, x_hat, labels)
-        return {**logs, "loss": loss.item(), "mse": F.mse_loss(x_hat * coded, x * coded).item(), "bpp": 0.0}
-
     # --- validation --------------------------------------------------------------
     @torch.no_grad()
     def validate(self) -> dict[str, float]:
@@ -303,7 +271,7 @@ class _Run:
             msssims.append(ms_ssim(rec, ref, data_range=255).item())
             bits += model.prior.bits(out["symbols"]).sum().item()
             pixels += img.shape[1] * img.shape[2]
-            if self.cfg.semantic and model.texture is not None:
+            if self.cfg.semantic and self.cfg.texture_weight > 0:
                 textures.append(self._val_texture(model, x, lab))
         model.train()
         n = len(self.val_images)
@@ -365,7 +333,7 @@ def train(cfg: GCTrainConfig, progress: bool = True, init_state: dict[str, torch
         bar.set_postfix(step=run.step, psnr=f"{10 * math.log10(4 / max(running['mse'], 1e-10)):.2f}",
                         bpp=f"{running['bpp']:.4f}", refresh=False)
         if now - last_val >= cfg.val_every:
-            phase = "texture" if cfg.texture_only else "gan" if "d" in logs else "distortion"
+            phase = "gan" if "d" in logs else "distortion"
             rec = {"step": run.step, "elapsed": round(run.elapsed, 1), "phase": phase}
             rec.update({k: round(v, 5) for k, v in running.items()})
             rec.update(run.validate())

@@ -44,10 +44,6 @@ class GCTrainConfig:
     # SC: weight of the texture statistics loss on synthesized pixels (band energies and
     # autocorrelations matched to the original's region; models/texture_loss.py)
     texture_weight: float = 0.0
-    # SC: train only the texture branch (models/texture_branch.py), on the texture loss alone, with
-    # every other weight frozen, so latents, coded pixels and context tables stay the source model's
-    texture_only: bool = False
-    texture_gan: float = 0.0  # texture_only: weight of the adversarial loss on the branch
     disc_base: int = 64
     val_count: int = 24
     val_every: float = 120.0  # seconds

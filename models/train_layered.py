@@ -125,11 +125,12 @@ def frozen_step(model: DetailModel, opt: torch.optim.Optimizer, cfg: LayeredTrai
 
 
 def optimize(opt: torch.optim.Optimizer, cfg: Any, out: torch.Tensor, x: torch.Tensor, half: int,
-              r: float, rate: torch.Tensor | None = None) -> dict[str, float]:
+              r: float, rate: torch.Tensor | None = None, fidelity_out: torch.Tensor | None = None) -> dict[str, float]:
     """One optimizer step on fidelity + r * (texture statistics, energy gap) of the examples from
     `half` on (at R = r) + the latent rate; returns the step's stats. `cfg`: any config with the
-    loss weights (LayeredTrainConfig, models/train_stage.py's StageTrainConfig)."""
-    fid = fidelity_loss(cfg, out, x)
+    loss weights (LayeredTrainConfig, models/train_stage.py's StageTrainConfig). `fidelity_out`:
+    what the fidelity terms see instead of `out` (models/train_gc.py, `distortion_target`)."""
+    fid = fidelity_loss(cfg, out if fidelity_out is None else fidelity_out, x)
     tex = texture_stats_loss(out[half:], x[half:], window_regions(x.shape[0] - half, *x.shape[-2:], device=x.device))
     loss = fid + cfg.texture_weight * r * tex + cfg.energy_weight * r * energy_gap(out[half:], x[half:])
     if rate is not None:

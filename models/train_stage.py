@@ -17,6 +17,7 @@ from typing import Any
 import torch
 
 from .detail import UNSHUFFLE, DetailConfig, DetailGenerator
+from .train_gc import distortion_target
 from .train_layered import add_metrics, optimize
 
 
@@ -30,6 +31,9 @@ class StageTrainConfig:
     texture_weight: float = 2.0
     energy_weight: float = 0.0
     bf16: bool = False
+    # SC: weight of the fidelity terms on synthesized pixels, whose decode never matches the
+    # original's (models/train_gc.py, `distortion_target`); 0: texture statistics alone there
+    synth_fidelity: float = 1.0
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -76,14 +80,17 @@ def stage_output(stage: DetailGenerator, decode: torch.Tensor, z: torch.Tensor, 
 
 
 def stage_step(stage: DetailGenerator, opt: torch.optim.Optimizer, cfg: StageTrainConfig, x: torch.Tensor,
-               decode: torch.Tensor, z: torch.Tensor, gen: torch.Generator) -> dict[str, float]:
+               decode: torch.Tensor, z: torch.Tensor, gen: torch.Generator,
+               heat: torch.Tensor | None = None) -> dict[str, float]:
     """One optimizer step on a batch (N, 3, H, W) in [-1, 1]: originals, codec decodes and their
-    dequantized latents z (N, C, h, w)."""
+    conditioning z (N, C, h, w); heat (N, 1, h, w): SC's coded cells, for cfg.synth_fidelity."""
     noise = torch.randn(x.shape[0], cfg.model.noise, *x.shape[-2:], generator=gen).to(x.device)
     r = float(torch.rand((), generator=gen))
     with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=cfg.bf16):
         out = stage_output(stage, decode, z, noise, torch.full((x.shape[0],), r, device=x.device))
-    return optimize(opt, cfg, out.float(), x, 0, r)
+    out = out.float()
+    fidelity_out = None if heat is None else distortion_target(out, x, heat, cfg.synth_fidelity)
+    return optimize(opt, cfg, out, x, 0, r, fidelity_out=fidelity_out)
 
 
 @torch.no_grad()

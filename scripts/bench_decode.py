@@ -11,8 +11,8 @@ Encodes one real photo (a committed fixture, resized) with each model, then time
 times reduced-precision decoding (float16) and reports its PSNR change against fp32;
 --half does the same on a CPU (bfloat16, fast only where the CPU has bf16 instructions).
 SC models decode a CamVid fixture (480x360) with its label map, once with every cell
-coded and once with sky+tree+road synthesized (the texture branch's work; label-map
-decoding included in both).
+coded and once with sky+tree+road synthesized (then the model's detail stage, if installed, draws
+texture there at its default R; label-map decoding included in both).
 Prints medians; machines here are noisy, so run it on an idle machine.
 """
 
@@ -30,6 +30,7 @@ from PIL import Image
 
 from gcodec.bitstream.container import unpack
 from gcodec.codec import gc_codec, sc_codec, sc_selection
+from gcodec.codec.api import Codec
 from gcodec.codec.eval.metrics import psnr
 from gcodec.codec.registry import shipped_models
 
@@ -55,13 +56,15 @@ def bench_sc(device: torch.device, repeats: int) -> None:
     image = np.asarray(Image.open(STREET).convert("RGB"))
     labels = np.asarray(Image.open(STREET_LABELS))
     h, w = labels.shape
+    codec = Codec(device)
     for ref in shipped_models("sc"):
         sc = sc_codec.load_sc(ref, device)
+        detail = codec.detail(ref, None)  # its detail stage at the default R, or None
         for setting, spec in (("no synthesis", ""), ("sky+tree+road", "sky,tree,road")):
             ids = sc_selection.parse_classes(spec, sc.class_names) if spec else []
             c = unpack(sc_codec.compress(sc, image, labels, ids))
-            t, out = _median_seconds(lambda: sc_codec.decompress(sc, c), repeats, device)
-            print(f"{ref.name} {setting:14s} ({w}x{h}): decode {1000 * t:7.1f} ms "
+            t, out = _median_seconds(lambda: sc_codec.decompress(sc, c, detail=detail), repeats, device)
+            print(f"{ref.name} {setting:14s} ({w}x{h}, R={detail[1] if detail else 0:g}): decode {1000 * t:7.1f} ms "
                   f"({1000 * t / (w * h / 1e6):7.1f} ms/MP), PSNR {psnr(out, image):.2f} dB")
 
 

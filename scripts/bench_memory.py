@@ -9,7 +9,7 @@ decode runs as its own `gcodec` process; its peak memory is the maximum resident
 the kernel reports for it when it ends (os.wait4, the number `/usr/bin/time -v` prints as
 "Maximum resident set size"; for layered files it covers the ffmpeg child processes too, as their
 maximum, not their sum). SC runs get a label map of two classes split by a horizontal line,
-the top third 'sky' and synthesized, so the texture branch runs too. Run one benchmark at a time: two 64-megapixel runs at once can exhaust a 24 GB machine.
+the top third 'sky' and synthesized, so the detail stage (if installed) runs too. Run one benchmark at a time: two 64-megapixel runs at once can exhaust a 24 GB machine.
 """
 
 from __future__ import annotations

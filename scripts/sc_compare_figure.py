@@ -18,6 +18,7 @@ from PIL import Image, ImageDraw
 
 from gcodec.bitstream.container import unpack
 from gcodec.codec import sc_codec, sc_selection
+from gcodec.codec.api import Codec
 from gcodec.codec.eval.sc import synthesis_measures
 from gcodec.codec.registry import resolve_model
 
@@ -25,10 +26,11 @@ CAPTION = 16  # pixels under each panel
 
 
 def decode_with(model: str, image: np.ndarray, labels: np.ndarray, classes: str) -> tuple[np.ndarray, str]:
-    sc = sc_codec.load_sc(resolve_model(model, kind="sc"), torch.device("cpu"))
+    codec = Codec(torch.device("cpu"))
+    sc = codec.sc(resolve_model(model, kind="sc"))
     data = sc_codec.compress(sc, image, labels, sc_selection.parse_classes(classes, sc.class_names))
     c = unpack(data)
-    out = sc_codec.decompress(sc, c)
+    out = sc_codec.decompress(sc, c, detail=codec.detail(sc.ref, None))  # its detail stage's default R
     preserved = sc_codec.preserved_pixels(sc_codec.decode_parts(sc, c).heat, *labels.shape)
     m = synthesis_measures(out, image, preserved)
     bpp = 8 * len(data) / labels.size

@@ -1,4 +1,4 @@
-"""Detail stages for GC models (codec/stage/): training, export, and the --realism knob on GC files."""
+"""Detail stages for GC models (codec/stage/; SC: tests/test_sc_realism.py): training, export, and the --realism knob on GC files."""
 
 from __future__ import annotations
 
@@ -16,10 +16,11 @@ from .test_cli import run
 from .test_train_layered import _data
 
 
-def make_tiny_stage(wdir, base: str = "tiny", digest: str | None = None, default_realism: float = 0.5) -> None:
-    """A stage for GC model `base` whose texture head draws visible detail."""
+def make_tiny_stage(wdir, base: str = "tiny", digest: str | None = None, default_realism: float = 0.5,
+                    channels: int = 2) -> None:
+    """A stage for GC or SC model `base` (conditioned on `channels`) whose texture head draws visible detail."""
     torch.manual_seed(0)
-    cfg = DetailConfig(width=8, blocks=1, channels=2, levels=5)
+    cfg = DetailConfig(width=8, blocks=1, channels=channels, levels=5)
     stage = DetailGenerator(cfg)
     with torch.no_grad():
         stage.texture[-1].weight.normal_(0, 0.05)

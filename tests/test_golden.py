@@ -39,8 +39,8 @@ def decode_golden(data: bytes) -> np.ndarray:
 
     if peek_kind(data) == PayloadKind.VIDEO:
         return decompress_video(data, "cpu")[0]
-    if peek_kind(data) == PayloadKind.GC_IMAGE:  # R = 0: the GC decode itself, whatever detail stage ships
-        return Codec(device=torch.device("cpu")).decode(data, realism=0.0)[1]
+    if peek_kind(data) in (PayloadKind.GC_IMAGE, PayloadKind.SC_IMAGE):  # R = 0: the model's decode itself,
+        return Codec(device=torch.device("cpu")).decode(data, realism=0.0)[1]  # whatever detail stage ships
     return Codec(device=torch.device("cpu")).decode(data)[1]
 
 

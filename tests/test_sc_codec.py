@@ -426,9 +426,9 @@ def test_cli_eval_sc(weights, tmp_path, photo, labels):
     assert "sky+tree+road" in r.stdout and "tile repetition" in r.stdout
     # segmentation kept on the synthesized pixels alone; the decode's realism is recorded
     assert 0 <= s["box"]["miou_vs_original_synth"] <= 1 and "miou_vs_original_synth" not in s["none"]
-    assert res["realism"] == 0 and "realism 0" in r.stdout  # tiny-sc has no texture branch
+    assert res["realism"] == 0 and "realism 0" in r.stdout  # tiny-sc has no detail stage
     _one_line_error(run("eval-sc", "--data", data, "-m", "tiny-sc", "--realism", "0.5", "-o", tmp_path / "x"),
-                    "texture branch")
+                    "needs a detail stage for tiny-sc")
     # a resumed run reuses the cached per-image records and reports the same numbers
     args = ["eval-sc", "--data", data, "-m", "tiny-sc", "--seg-model", "tiny-seg", "--gc-model", "tiny",
             "--box-fraction", "0.75", "--resume", "--figure-image", "im0"]

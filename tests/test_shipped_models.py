@@ -7,6 +7,7 @@ from PIL import Image
 
 from gcodec.bitstream.container import unpack
 from gcodec.codec import gc_codec, sc_codec, sc_selection
+from gcodec.codec.api import Codec
 from gcodec.codec.eval.metrics import psnr
 from gcodec.codec.eval.sc import masked_psnr, synthesis_measures
 from gcodec.codec.registry import DEFAULT_IMAGE_MODEL, resolve_model, shipped_models
@@ -80,12 +81,18 @@ def test_shipped_sc_model_on_a_real_street_scene():
     part = sc_codec.decode_parts(sc, synth)
     ratio = len(synth.section(sc_codec.SECTION_CONTEXT_LATENTS)) / len(full.section(sc_codec.SECTION_CONTEXT_LATENTS))
     assert 0 < part.heat.mean() < 0.8 and abs(ratio - part.heat.mean()) < 0.15
-    out = sc_codec.decompress(sc, synth)
+    plain = sc_codec.decompress(sc, synth)  # R = 0: the generator's image
     preserved = sc_codec.preserved_pixels(part.heat, *labels.shape)
-    assert out.shape == image.shape and masked_psnr(out, image, preserved) > PSNR_FLOOR - 1.5
-    # the texture branch draws detail there, not flat colour (0.01) or a 16-px tile (repetition 0.51);
-    # measured 0.55 and 0.011 on this photo (the photo's own tile repetition: -0.007)
-    synthesized = synthesis_measures(out, image, preserved)
+    assert plain.shape == image.shape and masked_psnr(plain, image, preserved) > PSNR_FLOOR - 1.5
+    codec = Codec(torch.device("cpu"))
+    detail = codec.detail(sc.ref, None)
+    assert detail is not None, f"no detail stage shipped for {sc.ref.name}"
+    out = sc_codec.decompress(sc, synth, detail=detail)  # its default R
+    assert np.array_equal(out[preserved], plain[preserved])
+    # the stage draws detail there, not flat colour (R = 0: texture 0.006, tile repetition 0.40) or a 16-px
+    # tile; measured 0.84 and -0.027 on this photo (the photo's own tile repetition: -0.007)
+    flat, synthesized = synthesis_measures(plain, image, preserved), synthesis_measures(out, image, preserved)
+    assert flat["texture_synth"] < 0.05
     assert synthesized["texture_synth"] > 0.25 and synthesized["tile_repeat_synth"] < 0.1
 
 
@@ -115,3 +122,14 @@ def test_shipped_code_gan_samples_gc_c6_codes():
     assert gc.context_tables is not None
     p = make_sampler(gc, "prior")
     assert (p.codes(16, 16, 0, 0) != p.codes(16, 16, 1, 0)).mean() > 0.3
+
+
+def test_models_lists_every_shipped_model():
+    """`gcodec models` reads every card as shipped (detail stages carry eval entries keyed by R)."""
+    from .test_cli import run
+
+    r = run("models")
+    assert r.exit_code == 0, r.output
+    listed = {line.split()[0] for line in r.stdout.splitlines()[1:]}
+    assert listed == {m.name for m in shipped_models()}
+    assert "--realism for sc-camvid-c6-grid3 files (default R 1)" in r.stdout

@@ -189,57 +189,6 @@ def test_sc_run_starts_from_a_gc_model(tmp_path):
     assert not (tmp_path / "gc_run").exists()
 
 
-def test_texture_branch_trains_alone_on_a_frozen_sc_model(tmp_path):
-
-    from gcodec.models.texture_branch import SCALE_INIT
-
-    from .test_cli import run
-
-    data = _data(tmp_path, labels=True)
-    model = SCConfig(width=4, blocks=1, channels=2, classes=3, sem_width=2, noise=2)
-    train(_cfg(tmp_path, data, 2, model=model, labels=str(tmp_path / "labels")), progress=False)
-    sc_file = tmp_path / "w/sc.safetensors"
-    export_run(tmp_path / "run", sc_file, "sc")
-    common = ["train", "gc", "--data", str(data), "--labels", str(tmp_path / "labels"), "--crop", "64",
-              "--batch", "2", "--val-count", "1", "--disc-base", "8", "--steps", "3", "--init-from", str(sc_file)]
-    r = run(*common, "--texture-branch", "2", "--texture-weight", "1", "--lr", "1e-2", "--lr-warmup", "0",
-            "--out", str(tmp_path / "tex_run"))
-    assert r.exit_code == 0, r.output
-    log = [json.loads(line) for line in (tmp_path / "tex_run/log.jsonl").read_text().splitlines()]
-    assert {"tex", "val_texture"} <= set(log[-1]) and "d" not in log[-1]  # no GAN
-    card = export_run(tmp_path / "tex_run", tmp_path / "w/tex.safetensors", "tex")
-    assert card["config"]["texture_width"] == 2 and card["training"]["total_steps"] == 5
-    assert card["validation"]["val_texture"] == log[-1]["val_texture"]
-    sc_w, tex_w = load_file(str(sc_file)), load_file(str(tmp_path / "w/tex.safetensors"))
-    # every weight but the branch's is the source model's, bit for bit (entropy tables too)
-    assert {k for k in tex_w if not k.startswith("texture.")} == set(sc_w)
-    assert all(torch.equal(sc_w[k], tex_w[k]) for k in sc_w)
-    assert not torch.allclose(tex_w["texture.noise_scales.0"].float(), torch.tensor(SCALE_INIT), atol=1e-3)
-    # the branch continues from its own export, with a discriminator beside the texture loss
-    r = run(*common[:-1], str(tmp_path / "w/tex.safetensors"), "--texture-branch", "2", "--texture-weight", "1",
-            "--texture-gan", "0.5", "--lr-warmup", "0", "--out", str(tmp_path / "gan_run"))
-    assert r.exit_code == 0, r.output
-    last = json.loads((tmp_path / "gan_run/log.jsonl").read_text().splitlines()[-1])
-    assert {"tex", "g_adv", "d"} <= set(last)
-    export_run(tmp_path / "gan_run", tmp_path / "w/gan.safetensors", "gan")
-    gan_w = load_file(str(tmp_path / "w/gan.safetensors"))
-    assert all(torch.equal(sc_w[k], gan_w[k]) for k in sc_w)
-    assert not torch.equal(gan_w["texture.tail.weight"], tex_w["texture.tail.weight"])
-    # it extends a trained SC model and needs the texture loss
-    for args, msg in ((["--texture-weight", "1"], "give it with --init-from"),
-                      (["--init-from", str(sc_file)], "give --texture-weight above 0")):
-        r = run(*common[:-2], "--texture-branch", "2", *args, "--out", str(tmp_path / "bad"))
-        assert r.exit_code == 1 and msg in r.stderr and not (tmp_path / "bad").exists()
-    r = run(*common, "--texture-gan", "1", "--out", str(tmp_path / "bad"))
-    assert r.exit_code == 1 and "give --texture-branch W" in r.stderr and not (tmp_path / "bad").exists()
-    gc_file = tmp_path / "w/gc.safetensors"
-    train(_cfg(tmp_path / "gc", data, 1, model=GCConfig(width=4, blocks=1, channels=2)), progress=False)
-    export_run(tmp_path / "gc/run", gc_file, "gc")
-    r = run(*common[:-2], "--init-from", str(gc_file), "--texture-branch", "2", "--texture-weight", "1",
-            "--out", str(tmp_path / "bad"))
-    assert r.exit_code == 1 and "extends a trained SC model" in r.stderr and not (tmp_path / "bad").exists()
-
-
 @pytest.mark.parametrize("args,msg", [
     (["--crop", "200"], "multiple of 16"),
     (["--crop", "16"], "at least 32"),
@@ -255,8 +204,6 @@ def test_texture_branch_trains_alone_on_a_frozen_sc_model(tmp_path):
     (["--noise-up"], "--noise-up is for SC models (it needs --labels)"),
     (["--diversity-weight", "0.1"], "--diversity-weight is for SC models (it needs --labels)"),
     (["--texture-weight", "1"], "--texture-weight is for SC models (it needs --labels)"),
-    (["--texture-branch", "4"], "--texture-branch is for SC models (it needs --labels)"),
-    (["--texture-gan", "1"], "--texture-gan is for SC models (it needs --labels)"),
 ])
 def test_impossible_training_options_fail_before_any_work(tmp_path, args, msg):
     from .test_cli import run

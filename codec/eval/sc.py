@@ -40,6 +40,7 @@ from ...models.train_seg_data import CAMVID_CLASSES, IGNORE
 from .. import gc_codec, sc_codec, sc_selection
 from ..image_io import labelled_pairs
 from ..segment import segment
+from ..stage.stage import LoadedStage
 from .metrics import ms_ssim, ms_ssim_reason, psnr, texture_retention, tile_repetition
 
 SETTINGS = ("none", "sky+tree+road", "box")
@@ -133,7 +134,7 @@ def _confusions(seg_dec: np.ndarray, seg_orig: np.ndarray, truth: np.ndarray, n:
 @torch.inference_mode()
 def _evaluate_one(sc: sc_codec.LoadedSC, segmenter: SegNet, gc: gc_codec.LoadedGC | None, img_path: Path,
                   lab_path: Path, box_fraction: float, sky_tree_road: list[int],
-                  refine_steps: int = 0, map_tolerance: int = 0, realism: float | None = None
+                  refine_steps: int = 0, map_tolerance: int = 0, detail: tuple[LoadedStage, float] | None = None
                   ) -> tuple[dict[str, Any], dict]:
     """One image in every setting: its record (with per-image confusion matrices under
     `_confusion`) and the decoded images."""
@@ -154,7 +155,7 @@ def _evaluate_one(sc: sc_codec.LoadedSC, segmenter: SegNet, gc: gc_codec.LoadedG
         ids, boxes = selections[s]
         data = sc_codec.compress(sc, image, labels, ids, boxes, refine_steps=refine_steps, map_tolerance=map_tolerance)
         c = unpack(data)
-        out = sc_codec.decompress(sc, c, realism=realism)
+        out = sc_codec.decompress(sc, c, detail=detail)
         parts = sc_codec.decode_parts(sc, c)
         mask = sc_codec.preserved_pixels(parts.heat, h, w)
         masks[s], decoded[s] = mask, out
@@ -193,14 +194,14 @@ def _evaluate_one(sc: sc_codec.LoadedSC, segmenter: SegNet, gc: gc_codec.LoadedG
 def evaluate_sc(sc: sc_codec.LoadedSC, segmenter: SegNet, folder: str | Path, box_fraction: float = 0.5,
                 gc: gc_codec.LoadedGC | None = None, limit: int | None = None, figure_stem: str | None = None,
                 progress: bool = True, cache_dir: str | Path | None = None, refine_steps: int = 0,
-                map_tolerance: int = 0, realism: float | None = None) -> dict[str, Any]:
+                map_tolerance: int = 0, detail: tuple[LoadedStage, float] | None = None) -> dict[str, Any]:
     """Run the three settings on every pair; returns per-image records, a summary and the
     decoded images of the figure image (`figure` key, not JSON). With `cache_dir`, each
     image's record is kept there and reused by a rerun with the same models and box.
     `refine_steps` > 0 encodes SC and GC images with latent refinement; `map_tolerance` > 0
-    codes the map on a grid of that many pixels; SC files decode at `realism` (None: the
-    model's default)."""
-    realism = sc_codec.sc_realism(sc, realism)
+    codes the map on a grid of that many pixels; `detail`: the SC model's detail stage and the R
+    SC files decode at (None: the generator's own decode)."""
+    realism = detail[1] if detail else 0.0
     pairs = camvid_pairs(folder)[:limit]
     sky_tree_road = [_class_id(sc.class_names, n) for n in ("sky", "tree", "road")]
     n_seg = len(CAMVID_CLASSES)
@@ -209,7 +210,8 @@ def evaluate_sc(sc: sc_codec.LoadedSC, segmenter: SegNet, folder: str | Path, bo
               for s in SETTINGS + (("gc",) if gc else ())}
     key = {"model": sc.ref.name, "digest": sc.ref.digest.hex(), "box_fraction": box_fraction,
            "gc": gc.ref.name if gc else None, "seg": getattr(segmenter, "card", {}).get("sha256"),
-           "refine": refine_steps, "map_tolerance": map_tolerance, "realism": realism, "measures": 3}  # bump when a record gains a measure
+           "refine": refine_steps, "map_tolerance": map_tolerance, "realism": realism,
+           "stage": detail[0].ref.digest.hex() if detail else None, "measures": 3}  # bump when a record gains a measure
     records: list[dict[str, Any]] = []
     figure: dict[str, Any] = {}
     fig_stem = figure_stem or pairs[0][0].stem
@@ -221,7 +223,7 @@ def evaluate_sc(sc: sc_codec.LoadedSC, segmenter: SegNet, folder: str | Path, bo
             rec = stored["record"] if stored.get("key") == key else None
         if rec is None:
             rec, decoded = _evaluate_one(sc, segmenter, gc, img_path, lab_path, box_fraction, sky_tree_road,
-                                         refine_steps, map_tolerance, realism)
+                                         refine_steps, map_tolerance, detail)
             if cached is not None:
                 cached.parent.mkdir(parents=True, exist_ok=True)
                 cached.write_text(json.dumps({"key": key, "record": rec}))

@@ -1,10 +1,12 @@
-"""Decoding with a detail stage: a GC decode plus texture drawn from the file's noise, and the file's
-fine grain (codec/stage/grain.py) for files that carry it.
+"""Decoding with a detail stage: a GC or SC decode plus texture drawn from the file's noise, and
+the file's fine grain (codec/stage/grain.py) for GC files that carry it.
 
-`stage_for(ref)` finds the shipped stage trained on exactly that GC model (name and digest);
-`apply_stage` runs it tile by tile. R = 0 returns the GC decode untouched, so a file decodes
-at R = 0 to the bytes it always did. The noise is seeded with the CRC32 of the file's latent
-section, so a file and an R give the same pixels on every machine (within float tolerance).
+`stage_for(ref)` finds the shipped stage trained on exactly that GC or SC model (name and
+digest); `apply_stage` runs it tile by tile, conditioned on the GC latents or on SC's
+`stage_conditioning` (models/sc.py). R = 0 returns the decode untouched, so a file decodes at
+R = 0 to the bytes it always did. The noise is seeded with a CRC32 of the file's sections
+(gc_codec.latent_seed, sc_codec.stage_seed), so a file and an R give the same pixels on every
+machine (within float tolerance).
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ class LoadedStage:
 
 
 def stage_for(gc_ref: ModelRef) -> ModelRef | None:
-    """The shipped detail stage for this exact GC model (name and digest), or None."""
+    """The shipped detail stage for this exact GC or SC model (name and digest), or None."""
     for ref in shipped_models("detail"):
         if ref.card.get("base_model") == gc_ref.name and ref.card.get("base_digest") == gc_ref.digest.hex():
             return ref
@@ -68,8 +70,8 @@ def stage_ramps(realism: float, default: float) -> tuple[float, float]:
 @torch.inference_mode()
 def apply_stage(ls: LoadedStage, decode: torch.Tensor, z: torch.Tensor, seed: int, realism: float,
                 grain: float | None = None) -> torch.Tensor:
-    """decode (1, 3, H, W) in [-1, 1], H and W multiples of 16, and dequantized latents z (1, C, H/16,
-    W/16) -> the decode at R = `realism`. `grain`: the file's fine grain gain (bitstream/grain.py),
+    """decode (1, 3, H, W) in [-1, 1], H and W multiples of 16, and the conditioning z (1, C, H/16,
+    W/16: GC's dequantized latents, or SC's `stage_conditioning`) -> the decode at R = `realism`. `grain`: the file's fine grain gain (bitstream/grain.py),
     None for files written before fine grain, which decode as they always did: R times the stage's
     texture. With a gain (even 0), R ramps the grain in up to the stage's default R and the texture
     after it (stage_ramps)."""
