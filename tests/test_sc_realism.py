@@ -137,6 +137,13 @@ def test_train_an_sc_stage(weights, tmp_path):
     r = run("train", "detail", "-m", "tiny-sc", "--init-from-stage", "tiny-sc-detail", "--width", "16", *more[4:],
             "--out", tmp_path / "run3")
     assert r.exit_code == 1 and "not of this run's shape" in r.stderr and not (tmp_path / "run3").exists()
+    bad = tmp_path / "bad"  # a label map with ids the model does not know: one line, no traceback
+    (bad / "images").mkdir(parents=True)
+    (bad / "labels").mkdir()
+    photo_img.save(bad / "images" / "p0.png")
+    Image.fromarray(np.full((224, 224), 200, np.uint8)).save(bad / "labels" / "p0.png")
+    r = run("train", "detail", "-m", "tiny-sc", "--data", bad, "--out", tmp_path / "r4")
+    assert r.exit_code == 1 and "class id 200" in r.stderr and len(r.stderr.strip().splitlines()) == 1
     (tmp_path / "photos").mkdir()  # an SC stage needs label maps beside the photos
     photo_img.save(tmp_path / "photos" / "p0.png")
     r = run("train", "detail", "-m", "tiny-sc", "--data", tmp_path / "photos", "--out", tmp_path / "r2")

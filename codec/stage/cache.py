@@ -18,7 +18,9 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from ...bitstream.errors import InputError
 from ...models.sc import random_heatmaps, stage_conditioning
+from ..context_tables import load_labels
 from ..eval.images import list_images, load_rgb
 from ..gc_codec import LoadedGC, encode_symbols, to_tensor, to_uint8
 from ..image_io import labelled_pairs
@@ -26,6 +28,7 @@ from ..layered.cache import SHARD, crop
 from ..sc_codec import LoadedSC
 from ..sc_codec import decode_symbols as sc_decode
 from ..sc_codec import encode_symbols as sc_encode
+from ..sc_selection import check_labels
 
 PASSES = 2  # crops per image (different positions)
 Frozen = Union[LoadedGC, LoadedSC]
@@ -57,23 +60,18 @@ def _rows(frozen: Frozen, index: int, path: Path, labels_path: Path | None, side
     if labels_path is None:
         return [(x, *code_crop(frozen, x), path.name) for x in (crop(image, side, rng) for _ in range(PASSES))]
     gen = torch.Generator().manual_seed(index)
-    both = np.dstack([image, np.asarray(load_labels(labels_path))])  # one crop position for both
+    labels = load_labels(labels_path)
+    try:
+        check_labels(labels, image.shape[:2], frozen.cfg.classes)
+    except InputError as e:
+        raise InputError(f"{labels_path}: {e}") from None
+    both = np.dstack([image, labels])  # one crop position for both
     rows = []
     for _ in range(PASSES):
         c = crop(both, side, rng)
         x = np.ascontiguousarray(c[..., :3])
         rows.append((x, *code_sc_crop(frozen, x, np.ascontiguousarray(c[..., 3]), gen), path.name))
     return rows
-
-
-def load_labels(path: Path) -> np.ndarray:
-    from PIL import Image
-
-    with Image.open(path) as im:
-        labels = np.asarray(im)
-    if labels.ndim != 2:
-        raise ValueError(f"{path}: label maps must be single-channel class ids")
-    return labels
 
 
 def build_cache(frozen: Frozen, data: str | Path, out: str | Path, side: int = 256, progress: bool = True) -> Path:
