@@ -41,7 +41,7 @@ def train_detail(**kw) -> None:
     """Train (or resume) a GC or SC model's detail stage in a run folder; that model stays frozen."""
     from ..bitstream.errors import InputError
     from ..codec.registry import resolve_model
-    from ..codec.stage.training import StageRunOptions, conditioning_channels, load_frozen, run_stage
+    from ..codec.stage.training import StageRunOptions, conditioning_size, run_stage
     from ..models.detail import DetailConfig
     from ..models.train_stage import StageTrainConfig
 
@@ -56,8 +56,8 @@ def train_detail(**kw) -> None:
     bad = [name for name, ok in checks.items() if not ok]
     if bad:
         raise InputError(f"impossible value for {', '.join(bad)} (see gcodec train detail --help)")
-    frozen = load_frozen(resolve_model(kw["base_model"]))
-    model = DetailConfig(kw["width"], kw["blocks"], conditioning_channels(frozen), frozen.cfg.levels,
+    channels, levels = conditioning_size(resolve_model(kw["base_model"]))  # from the card: no model load here
+    model = DetailConfig(kw["width"], kw["blocks"], channels, levels,
                          texture_band=kw["texture_band"])
     cfg = StageTrainConfig(model, **{k: kw[k] for k in ("lr", "batch", "mse_weight", "msssim_weight", "texture_weight",
                                                        "bf16", "synth_fidelity")})

@@ -75,7 +75,7 @@ class Codec:
     def detail(self, ref: ModelRef, realism: float | None) -> tuple[LoadedStage, float] | None:
         """(the GC or SC model's detail stage, R): the stage's default R when `realism` is None; None
         when R = 0 or no stage is installed (InputError if an R > 0 was asked for)."""
-        with self._lock:  # the weights folder is scanned once per GC model, not once per file
+        with self._lock:  # the weights folder is scanned once per GC or SC model, not once per file
             if str(ref.path) not in self._stage_refs:
                 self._stage_refs[str(ref.path)] = stage_for(ref)
             stage = self._stage_refs[str(ref.path)]

@@ -306,7 +306,7 @@ def decompress(sc: LoadedSC, c: Container, half: bool = False, detail: tuple[Loa
                         enabled=half):
         x = decode_symbols(sc, symbols, lab, heat)
     if detail is not None and not parts.heat.all():
-        cond = stage_conditioning(sc.model, symbols, lab, heat)
-        synthesized = 1 - heat_at(heat, STRIDE)
-        x = x.float() + synthesized * (apply_stage(detail[0], x.float(), cond, stage_seed(c), detail[1]) - x.float())
+        x = x.float()
+        textured = apply_stage(detail[0], x, stage_conditioning(sc.model, symbols, lab, heat), stage_seed(c), detail[1])
+        x = x + (1 - heat_at(heat, STRIDE)) * (textured - x)  # synthesized pixels only
     return to_uint8(x, *c.size)

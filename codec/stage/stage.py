@@ -19,7 +19,6 @@ from ...bitstream.errors import InputError
 from ...models.detail import TILES, DetailConfig, DetailGenerator, fine_grain, noise_field
 from ...models.gc import STRIDE
 from ...models.tiling import TilePlan, tiled
-from ...models.train_stage import stage_output
 from ..device import tile_batch
 from ..model_store import load_weights
 from ..registry import ModelRef, shipped_models
@@ -37,10 +36,10 @@ class LoadedStage:
     default_realism: float
 
 
-def stage_for(gc_ref: ModelRef) -> ModelRef | None:
+def stage_for(base: ModelRef) -> ModelRef | None:
     """The shipped detail stage for this exact GC or SC model (name and digest), or None."""
     for ref in shipped_models("detail"):
-        if ref.card.get("base_model") == gc_ref.name and ref.card.get("base_digest") == gc_ref.digest.hex():
+        if ref.card.get("base_model") == base.name and ref.card.get("base_digest") == base.digest.hex():
             return ref
     return None
 
@@ -71,10 +70,10 @@ def stage_ramps(realism: float, default: float) -> tuple[float, float]:
 def apply_stage(ls: LoadedStage, decode: torch.Tensor, z: torch.Tensor, seed: int, realism: float,
                 grain: float | None = None) -> torch.Tensor:
     """decode (1, 3, H, W) in [-1, 1], H and W multiples of 16, and the conditioning z (1, C, H/16,
-    W/16: GC's dequantized latents, or SC's `stage_conditioning`) -> the decode at R = `realism`. `grain`: the file's fine grain gain (bitstream/grain.py),
-    None for files written before fine grain, which decode as they always did: R times the stage's
-    texture. With a gain (even 0), R ramps the grain in up to the stage's default R and the texture
-    after it (stage_ramps)."""
+    W/16: GC's dequantized latents, or SC's `stage_conditioning`) -> the decode at R = `realism`.
+    `grain`: the file's fine grain gain (bitstream/grain.py), None for files written before fine
+    grain, which decode as they always did: R times the stage's texture. With a gain (even 0), R
+    ramps the grain in up to the stage's default R and the texture after it (stage_ramps)."""
     if realism == 0:
         return decode
     noise = noise_field(seed, decode.shape[-2], decode.shape[-1], ls.stage.noise_channels).to(ls.device)
@@ -83,9 +82,11 @@ def apply_stage(ls: LoadedStage, decode: torch.Tensor, z: torch.Tensor, seed: in
     r = torch.full((1,), float(texture_weight), device=ls.device)
 
     def run(d: torch.Tensor, zz: torch.Tensor, n: torch.Tensor) -> torch.Tensor:
-        out = stage_output(ls.stage, d, zz, n, r.expand(d.shape[0])) if texture_weight > 0 else d
+        feat, out = ls.stage.features(d, zz), d  # one trunk pass for texture and grain
+        if texture_weight > 0:  # as models/train_stage.py's stage_output
+            out = out + texture_weight * ls.stage.texture_residual(feat, n, r.expand(d.shape[0]))
         if grain_weight > 0:  # the envelope: the stage's residual at R = 1 (models/detail.py, fine_grain)
-            t = ls.stage.texture_residual(ls.stage.features(d, zz), n, torch.ones_like(r).expand(d.shape[0]))
+            t = ls.stage.texture_residual(feat, n, torch.ones_like(r).expand(d.shape[0]))
             out = out + grain_weight * fine_grain(t, n)
         return out
 

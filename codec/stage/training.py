@@ -15,9 +15,9 @@ import torch
 
 from ...bitstream.errors import InputError
 from ...models.detail import DetailGenerator
-from ...models.sc import stage_channels
+from ...models.sc import SCConfig, stage_channels
 from ...models.train_stage import StageTrainConfig, stage_step, stage_trainable, validate_stage, warm_start
-from ..gc_codec import LoadedGC, load_gc
+from ..gc_codec import load_gc
 from ..image_io import labelled_pairs
 from ..layered.cache import is_validation, load_cache
 from ..layered.training import to_tensors
@@ -45,29 +45,36 @@ class StageRunOptions:
     init_from_stage: str = ""  # or a detail stage of the same shape (name or path) to continue from
 
 
+def _check_kind(ref: ModelRef) -> None:
+    if ref.kind not in ("gc", "sc"):
+        raise InputError(f"model {ref.name!r} is a {ref.kind or 'unknown'} model; detail stages extend GC and SC models")
+
+
 def load_frozen(ref: ModelRef) -> Frozen:
     """The GC or SC model a stage extends, on the CPU; InputError for other kinds."""
-    if ref.kind == "gc":
-        return load_gc(ref, torch.device("cpu"))
-    if ref.kind == "sc":
-        return load_sc(ref, torch.device("cpu"))
-    raise InputError(f"model {ref.name!r} is a {ref.kind or 'unknown'} model; detail stages extend GC and SC models")
+    _check_kind(ref)
+    return (load_gc if ref.kind == "gc" else load_sc)(ref, torch.device("cpu"))
 
 
-def conditioning_channels(frozen: Frozen) -> int:
-    """Channels a stage over this model is conditioned on: GC latents, or models/sc.py's `stage_conditioning`."""
-    return frozen.cfg.channels if isinstance(frozen, LoadedGC) else stage_channels(frozen.cfg)
+def conditioning_size(ref: ModelRef) -> tuple[int, int]:
+    """(channels a stage over this GC or SC model is conditioned on, the model's latent levels), from
+    its card: GC latents, or models/sc.py's `stage_conditioning`."""
+    _check_kind(ref)
+    try:
+        cfg = ref.card["config"]
+        return (cfg["channels"] if ref.kind == "gc" else stage_channels(SCConfig.from_dict(cfg))), cfg["levels"]
+    except (KeyError, TypeError, ValueError) as e:
+        raise InputError(f"{ref.path}: the model card's config is not a GC or SC one ({e})") from None
 
 
 def run_stage(cfg: StageTrainConfig, opts: StageRunOptions, progress: bool = True) -> Path:
     """Build the cache of the frozen model's decodes if needed, then train (resuming) until steps or
     the time budget run out. Bad models, data or channels fail before the run folder is made."""
     ref = resolve_model(opts.base_model)
-    frozen = load_frozen(ref)
-    if cfg.model.channels != conditioning_channels(frozen):
-        raise InputError(f"a stage for {ref.name} is conditioned on {conditioning_channels(frozen)} channels, "
-                         f"not {cfg.model.channels}")
-    is_sc = not isinstance(frozen, LoadedGC)
+    channels = conditioning_size(ref)[0]
+    if cfg.model.channels != channels:
+        raise InputError(f"a stage for {ref.name} is conditioned on {channels} channels, not {cfg.model.channels}")
+    is_sc = ref.kind == "sc"
     if is_sc:
         labelled_pairs(opts.data)  # SC crops need their label maps
     elif cfg.synth_fidelity != 1:
@@ -94,6 +101,7 @@ def run_stage(cfg: StageTrainConfig, opts: StageRunOptions, progress: bool = Tru
     path.write_text(json.dumps(meta, indent=1))
     if opts.threads > 0:
         torch.set_num_threads(opts.threads)
+    frozen = load_frozen(ref)
     cache = load_cache(build_cache(frozen, opts.data, out, side=opts.crop, progress=progress))
     held = np.array([is_validation(Path(n), opts.val_fraction) for n in cache["name"]])
     if held.all() or not held.any():
