@@ -31,6 +31,8 @@ from .train_cmd import _command_line, train
               help="Weight of the windowed texture statistics loss at R = 1 (scaled by R).")
 @click.option("--synth-fidelity", default=1.0, show_default=True,
               help="SC: weight of the fidelity losses on synthesized pixels (0: texture statistics alone there).")
+@click.option("--phase-weight", default=0.0, show_default=True,
+              help="Weight of the block phase loss on the texture (scaled by R): detail that ignores the 4-px cells.")
 @click.option("--steps", default=100_000, show_default=True, help="Upper bound on steps.")
 @click.option("--time-budget", default=0.0, help="Wall-clock seconds of training (0: none).")
 @click.option("--val-every", default=250, show_default=True, help="Steps between validations.")
@@ -51,7 +53,7 @@ def train_detail(**kw) -> None:
               "--threads": kw["threads"] >= 0, "--val-fraction": 0 < kw["val_fraction"] < 1,
               "--texture-band": 0 <= kw["texture_band"] <= 8}
     checks["--synth-fidelity"] = 0 <= kw["synth_fidelity"] <= 1
-    for name in ("mse_weight", "msssim_weight", "texture_weight"):
+    for name in ("mse_weight", "msssim_weight", "texture_weight", "phase_weight"):
         checks["--" + name.replace("_", "-")] = kw[name] >= 0
     bad = [name for name, ok in checks.items() if not ok]
     if bad:
@@ -60,7 +62,7 @@ def train_detail(**kw) -> None:
     model = DetailConfig(kw["width"], kw["blocks"], channels, levels,
                          texture_band=kw["texture_band"])
     cfg = StageTrainConfig(model, **{k: kw[k] for k in ("lr", "batch", "mse_weight", "msssim_weight", "texture_weight",
-                                                       "bf16", "synth_fidelity")})
+                                                       "bf16", "synth_fidelity", "phase_weight")})
     opts = StageRunOptions(command=_command_line(), **{k: kw[k] for k in (
         "base_model", "data", "out", "steps", "time_budget", "val_every", "threads", "val_fraction", "crop",
         "init_from_layered", "init_from_stage")})

@@ -81,3 +81,23 @@ def texture_stats_loss(fake: torch.Tensor, real: torch.Tensor, regions: torch.Te
         total = total + ((e_term + c_term) * ok).sum() / ok.sum()
         terms += 1
     return total / max(terms, 1)
+
+
+def phase_energy(x: torch.Tensor, period: int) -> torch.Tensor:
+    """Mean squared luma difference between neighbouring pixels, by position modulo `period`:
+    (N, 2, period), across then down; phase p holds the differences from pixels p, p + period, ...
+    to their right (below) neighbours. Images (N, 3, H, W)."""
+    luma = _opponent(x.float())[:, 0]
+    across = (luma[..., :, 1:] - luma[..., :, :-1]).pow(2)
+    down = (luma[..., 1:, :] - luma[..., :-1, :]).pow(2)
+    n, h, w = across.shape[0], down.shape[1] // period * period, across.shape[2] // period * period
+    return torch.stack([across[..., :w].reshape(n, -1, w // period, period).mean((1, 2)),
+                        down[:, :h].reshape(n, h // period, period, -1).mean((1, 3))], 1)
+
+
+def block_phase_loss(x: torch.Tensor, period: int) -> torch.Tensor:
+    """Mean squared log ratio of each phase's energy (phase_energy) to its direction's mean. Detail in
+    photos does not know where a generator's cells begin; a generator that draws each period x
+    period cell from one feature vector puts its edges at fixed phases, a mosaic this sees."""
+    e = phase_energy(x, period) + EPS
+    return (e.log() - e.mean(-1, keepdim=True).log()).pow(2).mean()

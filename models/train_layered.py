@@ -125,21 +125,25 @@ def frozen_step(model: DetailModel, opt: torch.optim.Optimizer, cfg: LayeredTrai
 
 
 def optimize(opt: torch.optim.Optimizer, cfg: Any, out: torch.Tensor, x: torch.Tensor, half: int,
-              r: float, rate: torch.Tensor | None = None, fidelity_out: torch.Tensor | None = None) -> dict[str, float]:
+              r: float, rate: torch.Tensor | None = None, fidelity_out: torch.Tensor | None = None,
+              extra: torch.Tensor | None = None) -> dict[str, float]:
     """One optimizer step on fidelity + r * (texture statistics, energy gap) of the examples from
     `half` on (at R = r) + the latent rate; returns the step's stats. `cfg`: any config with the
     loss weights (LayeredTrainConfig, models/train_stage.py's StageTrainConfig). `fidelity_out`:
-    what the fidelity terms see instead of `out` (models/train_gc.py, `distortion_target`)."""
+    what the fidelity terms see instead of `out` (models/train_gc.py, `distortion_target`); `extra`:
+    a further loss term, already weighted."""
     fid = fidelity_loss(cfg, out if fidelity_out is None else fidelity_out, x)
     tex = texture_stats_loss(out[half:], x[half:], window_regions(x.shape[0] - half, *x.shape[-2:], device=x.device))
     loss = fid + cfg.texture_weight * r * tex + cfg.energy_weight * r * energy_gap(out[half:], x[half:])
     if rate is not None:
         loss = loss + cfg.rate_weight * rate
+    if extra is not None:
+        loss = loss + extra
     opt.zero_grad(set_to_none=True)
     loss.backward()
     opt.step()
     return {"loss": loss.item(), "fidelity": fid.item(), "texture": tex.item(),
-            "train_bpp": 0.0 if rate is None else rate.item() / 2}
+            "train_bpp": 0.0 if rate is None else rate.item() / 2, **({} if extra is None else {"extra": extra.item()})}
 
 
 def train_step(model: DetailModel, opt: torch.optim.Optimizer, cfg: LayeredTrainConfig, x: torch.Tensor,

@@ -17,6 +17,7 @@ from typing import Any
 import torch
 
 from .detail import UNSHUFFLE, DetailConfig, DetailGenerator
+from .texture_loss import block_phase_loss
 from .train_gc import distortion_target
 from .train_layered import add_metrics, optimize
 
@@ -34,6 +35,9 @@ class StageTrainConfig:
     # SC: weight of the fidelity terms on synthesized pixels, whose decode never matches the
     # original's (models/train_gc.py, `distortion_target`); 0: texture statistics alone there
     synth_fidelity: float = 1.0
+    # weight of block_phase_loss on the texture residual (models/texture_loss.py), times R: the
+    # texture head draws each 4x4 cell from one feature vector, and without it learned a mosaic
+    phase_weight: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -73,10 +77,10 @@ def warm_start(stage: DetailGenerator, generator_state: dict[str, torch.Tensor])
 
 
 def stage_output(stage: DetailGenerator, decode: torch.Tensor, z: torch.Tensor, noise: torch.Tensor,
-                 realism: torch.Tensor) -> torch.Tensor:
-    """decode + R * texture residual, per example R (N,)."""
+                 realism: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(decode + R * texture residual, the residual), per example R (N,)."""
     t = stage.texture_residual(stage.features(decode, z), noise, realism)
-    return decode + realism.view(-1, 1, 1, 1).to(t.dtype) * t
+    return decode + realism.view(-1, 1, 1, 1).to(t.dtype) * t, t
 
 
 def stage_step(stage: DetailGenerator, opt: torch.optim.Optimizer, cfg: StageTrainConfig, x: torch.Tensor,
@@ -87,22 +91,26 @@ def stage_step(stage: DetailGenerator, opt: torch.optim.Optimizer, cfg: StageTra
     noise = torch.randn(x.shape[0], cfg.model.noise, *x.shape[-2:], generator=gen).to(x.device)
     r = float(torch.rand((), generator=gen))
     with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=cfg.bf16):
-        out = stage_output(stage, decode, z, noise, torch.full((x.shape[0],), r, device=x.device))
+        out, t = stage_output(stage, decode, z, noise, torch.full((x.shape[0],), r, device=x.device))
     out = out.float()
     fidelity_out = None if heat is None else distortion_target(out, x, heat, cfg.synth_fidelity)
-    return optimize(opt, cfg, out, x, 0, r, fidelity_out=fidelity_out)
+    phase = cfg.phase_weight * r * block_phase_loss(t, UNSHUFFLE) if cfg.phase_weight else None
+    return optimize(opt, cfg, out, x, 0, r, fidelity_out=fidelity_out, extra=phase)
 
 
 @torch.no_grad()
 def validate_stage(stage: DetailGenerator, x: torch.Tensor, decode: torch.Tensor, z: torch.Tensor, batch: int = 8,
                    realisms: tuple[float, ...] = (0.25, 0.5, 1.0)) -> dict[str, float]:
     """Means over held-out crops: PSNR / MS-SSIM / texture retention of the codec's decode ("r0_*")
-    and of the decode at each R ("r<R>_*")."""
+    and of the decode at each R ("r<R>_*"), and block_phase_loss of the residual at the last R
+    ("phase"; a photo's detail scores about 0.01, the first SC stages' mosaic 1)."""
     sums: dict[str, float] = {}
     gen = torch.Generator().manual_seed(0)
     for i in range(0, x.shape[0], batch):
         xb, db, zb = x[i : i + batch], decode[i : i + batch], z[i : i + batch]
         noise = torch.randn(xb.shape[0], stage.noise_channels, *xb.shape[-2:], generator=gen)
-        add_metrics(sums, {"r0": db, **{f"r{r:g}": stage_output(stage, db, zb, noise, torch.full((xb.shape[0],), r))
-                                        for r in realisms}}, xb)
+        outs = {f"r{r:g}": stage_output(stage, db, zb, noise, torch.full((xb.shape[0],), r)) for r in realisms}
+        add_metrics(sums, {"r0": db, **{k: out for k, (out, _) in outs.items()}}, xb)
+        t = outs[f"r{realisms[-1]:g}"][1]
+        sums["phase"] = sums.get("phase", 0.0) + float(block_phase_loss(t, UNSHUFFLE)) * xb.shape[0]
     return {k: round(v / x.shape[0], 4) for k, v in sums.items()}

@@ -3,10 +3,13 @@
     python scripts/crop_grid.py IMAGE --model gc-c6 --crop X,Y,W,H -o docs/crops.png
     python scripts/crop_grid.py IMAGE --model layered-c4 --bpp 0.03 --realism 0,0.6 --codecs vvc \
         --also gc-c6 --crop X,Y,W,H -o docs/crops_layered.png
+    python scripts/crop_grid.py IMAGE --model sc-camvid-c6-grid3 --labels MAP --synthesize sky,tree,road \
+        --realism 0,1 --codecs "" --crop X,Y,W,H -o docs/sc_crops.png
 
 A layered model is encoded at `--bpp`, a GC model at its own rate; either is shown once per
 `--realism` value (GC models: R > 0 needs a detail stage); `--also` adds other gcodec models at
-their own rate (and default decode).
+their own rate (and default decode). An SC model takes the photo's label map (`--labels`) and the
+classes to synthesize (`--synthesize`).
 
 For each classical codec the setting whose whole-file bpp on this image is closest to
 gcodec's (not above it when possible) is chosen; each panel is labelled with its bpp,
@@ -22,6 +25,9 @@ import torch
 from PIL import Image, ImageDraw
 
 from gcodec.codec.api import Codec
+from gcodec.codec.registry import resolve_model
+from gcodec.codec.sc_codec import class_names_for
+from gcodec.codec.sc_selection import parse_classes
 from gcodec.codec.eval import classical
 from gcodec.codec.eval.metrics import psnr, texture_retention
 
@@ -49,6 +55,8 @@ def main() -> None:
     ap.add_argument("--realism", default="0", help="comma-separated R values, one panel each (GC models: with a "
                     "detail stage)")
     ap.add_argument("--also", default="", help="comma-separated gcodec models shown at their own rate")
+    ap.add_argument("--labels", default=None, help="SC models: the photo's label map (class ids)")
+    ap.add_argument("--synthesize", default="", help="SC models: comma-separated classes to synthesize")
     ap.add_argument("--zoom", type=int, default=1, help="enlarge each crop this many times (nearest neighbour)")
     ap.add_argument("-o", "--out", required=True)
     args = ap.parse_args()
@@ -56,14 +64,20 @@ def main() -> None:
     image = np.asarray(Image.open(args.image).convert("RGB"))
     h, w = image.shape[:2]
     codec = Codec(torch.device("cpu"))
-    data = codec.encode_image(image, args.model, bpp=args.bpp)
+    if args.labels:
+        labels = np.asarray(Image.open(args.labels))
+        ref = resolve_model(args.model, kind="sc")
+        ids = parse_classes(args.synthesize, class_names_for(ref.card, ref.card["config"]["classes"])) if args.synthesize else []
+        data = codec.encode_semantic(image, labels, args.model, ids)
+    else:
+        data = codec.encode_image(image, args.model, bpp=args.bpp)
     panels = [("original", image)]
     for r in (float(v) for v in args.realism.split(",")):
         panels.append((f"{args.model} R={r:g}: {8 * len(data) / (h * w):.3f} bpp", codec.decode(data, realism=r)[1]))
     if args.refine > 0:
         refined = codec.encode_image(image, args.model, args.refine)
         panels.append((f"gcodec refine {args.refine}: {8 * len(refined) / (h * w):.3f} bpp", codec.decode(refined)[1]))
-    for name in args.codecs.split(","):
+    for name in filter(None, args.codecs.split(",")):
         b, dec, s = closest(name, image, 8 * len(data) / (h * w))
         panels.append((f"{name} ({s}): {b:.3f} bpp", dec))
     for name in filter(None, args.also.split(",")):

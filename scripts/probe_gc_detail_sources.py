@@ -13,6 +13,7 @@ would cost less PSNR than its energy; uncorrelated detail costs all of it.
 from __future__ import annotations
 
 import argparse
+from collections.abc import Iterator
 
 import numpy as np
 import torch
@@ -23,13 +24,15 @@ from gcodec.codec.api import Codec
 from gcodec.codec.eval.images import list_images, load_rgb
 from gcodec.codec.eval.metrics import ms_ssim, psnr, texture_energy
 from gcodec.codec.registry import resolve_model
-from gcodec.models.detail import fine_grain, gaussian_blur, noise_field
+from gcodec.models.detail import DetailGenerator, fine_grain, gaussian_blur, noise_field
 from probe_gc_fine_grain import with_retention  # scripts/ is on the path when run as a script
 
 
-@torch.inference_mode()
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def decoded_photos(doc: str) -> Iterator[tuple[str, np.ndarray, torch.Tensor, torch.Tensor, torch.Tensor, DetailGenerator]]:
+    """The GC probes' arguments (a model, --data, --step, --threads), then per photo: its name, the
+    photo (uint8), the GC decode (1, 3, H, W, padded), the model's detail stage's features of it, the
+    file's noise, and the stage."""
+    ap = argparse.ArgumentParser(description=doc.splitlines()[0])
     ap.add_argument("model")
     ap.add_argument("--data", required=True)
     ap.add_argument("--step", type=int, default=1, help="every STEP-th photo")
@@ -43,33 +46,44 @@ def main() -> None:
     if detail is None:
         raise SystemExit(f"{args.model} has no detail stage installed")
     g = detail[0].stage
-    rows = []
     for path in list_images([args.data])[:: args.step]:
         img = load_rgb(path)
-        h, w = img.shape[:2]
-        goal = 0.5 * texture_energy(img)
         c = unpack(gc_codec.compress(gc, img))
         symbols = torch.from_numpy(gc_codec.decode_latents(gc, c)).unsqueeze(0)
         x = gc_codec.decode_symbols(gc, symbols).float()
         noise = noise_field(gc_codec.latent_seed(c), x.shape[-2], x.shape[-1], g.noise_channels)
-        feat = g.features(x, gc.model.quantizer.dequantize(symbols))
+        yield f"{args.model} {path.name}", img, x, g.features(x, gc.model.quantizer.dequantize(symbols)), noise, g
+
+
+def changes_at_half_texture(x: torch.Tensor, sources: dict[str, torch.Tensor], img: np.ndarray
+                            ) -> dict[str, tuple[float, float, float]]:
+    """Per detail source: the decode x plus the source scaled to texture retention 0.5, as (change
+    in PSNR, change in MS-SSIM, texture retention reached)."""
+    h, w = img.shape[:2]
+    goal = 0.5 * texture_energy(img)
+    base = gc_codec.to_uint8(x, h, w)
+    p0, m0 = psnr(base, img), ms_ssim(base, img)
+    outs = {name: with_retention(x, d, goal, h, w) for name, d in sources.items()}
+    return {name: (psnr(out, img) - p0, ms_ssim(out, img) - m0, texture_energy(out) / (2 * goal))
+            for name, out in outs.items()}
+
+
+@torch.inference_mode()
+def main() -> None:
+    rows = []
+    for name, img, x, feat, noise, g in decoded_photos(__doc__):
         sources = {"fine grain": fine_grain(g.texture_residual(feat, noise, torch.ones(1)), noise)}
         for r in (0.25, 1.0):
             t = g.texture_residual(feat, noise, torch.full((1,), r))
             sources[f"stage residual, R {r:g}"] = t
             for sigma in (0.7, 1.5):
                 sources[f"stage residual, R {r:g}, finer than {sigma:g} px"] = t - gaussian_blur(t, sigma)
-        base = gc_codec.to_uint8(x, h, w)
-        p0, m0 = psnr(base, img), ms_ssim(base, img)
-        row = {}
-        for name, d in sources.items():
-            out = with_retention(x, d, goal, h, w)
-            row[name] = (psnr(out, img) - p0, ms_ssim(out, img) - m0, texture_energy(out) / (2 * goal))
-        rows.append(row)
-        print(path.name, flush=True)
-    for name in rows[0]:
-        dp, dm, t = np.mean([r[name] for r in rows], axis=0)
-        print(f"{args.model} {name:<46} PSNR {dp:+.2f} dB, MS-SSIM {dm:+.4f}, texture {t:.3f}")
+        rows.append(changes_at_half_texture(x, sources, img))
+        print(name, flush=True)
+    model = name.split()[0]
+    for source in rows[0]:
+        dp, dm, t = np.mean([r[source] for r in rows], axis=0)
+        print(f"{model} {source:<46} PSNR {dp:+.2f} dB, MS-SSIM {dm:+.4f}, texture {t:.3f}")
 
 
 if __name__ == "__main__":

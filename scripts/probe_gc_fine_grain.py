@@ -65,7 +65,7 @@ def main() -> None:
         g = stage.stage
         noise = noise_field(gc_codec.latent_seed(c), x.shape[-2], x.shape[-1], g.noise_channels)
         grain = fine_grain(g.texture_residual(g.features(x, z), noise, torch.ones(1)), noise)
-        y = stage_output(g, x, z, noise, torch.full((1,), r_default))
+        y = stage_output(g, x, z, noise, torch.full((1,), r_default))[0]
         if args.sharpen:
             blurs = [x] + [gaussian_blur(x, s) for s in BAND_SIGMAS]
             bands = [blurs[k] - blurs[k + 1] for k in range(len(BAND_SIGMAS))]

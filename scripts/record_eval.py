@@ -34,7 +34,7 @@ def main() -> None:
         row = res["summary"]["none"]
         if res.get("realism"):
             keep = ("bpp", "psnr", "ms_ssim", "psnr_preserved", "texture_synth", "tile_repeat_synth",
-                    "miou_vs_original", "miou_vs_original_synth")
+                    "cell_edges_synth", "miou_vs_original", "miou_vs_original_synth")
             rows = {s: {k: res["summary"][s].get(k) for k in keep} for s in ("sky+tree+road", "box")}
             _record_stage(ref, f"{res['realism']:g}", {**rows, "label": f"{res['folder']}, synthesized settings"},
                           n_images, args.command)

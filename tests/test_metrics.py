@@ -11,6 +11,7 @@ from PIL import Image, ImageFilter
 from gcodec.bitstream.errors import InputError
 from gcodec.codec.eval.metrics import (
     bpp,
+    cell_edges,
     log_bpp_interp,
     ms_ssim,
     psnr,
@@ -113,6 +114,24 @@ def test_tile_repetition_tells_a_repeated_tile_from_texture() -> None:
     left[:, :40] = True
     assert tile_repetition(half, left) > 0.8 > 0.1 > abs(tile_repetition(half, ~left))
     assert math.isnan(tile_repetition(tiled, np.zeros((96, 96), bool)))
+
+
+def test_cell_edges_tells_a_mosaic_of_cells_from_texture() -> None:
+    rng = np.random.default_rng(0)
+    cells = rng.integers(0, 256, (24, 24, 1), dtype=np.uint8).repeat(4, 0).repeat(4, 1).repeat(3, 2)
+    noise = rng.integers(0, 256, (96, 96, 3), dtype=np.uint8)
+    everywhere = np.ones((96, 96), bool)
+    assert cell_edges(cells, everywhere) == math.inf  # every step falls on a cell boundary
+    cells = cells + rng.integers(0, 2, cells.shape, dtype=np.uint8)  # a little grain inside the cells
+    assert cell_edges(cells, everywhere) > 100
+    assert cell_edges(noise, everywhere) == pytest.approx(1.0, abs=0.1)
+    shifted = np.roll(cells, 2, axis=(0, 1))  # the same mosaic off the grid: its steps are elsewhere
+    assert cell_edges(shifted, everywhere) < 0.02
+    left = np.zeros((96, 96), bool)
+    left[:, :48] = True
+    half = np.concatenate([cells[:, :48], noise[:, 48:]], axis=1)
+    assert cell_edges(half, left) > 100 and cell_edges(half, ~left) == pytest.approx(1.0, abs=0.1)
+    assert math.isnan(cell_edges(cells, np.zeros((96, 96), bool)))
 
 
 def test_bpp() -> None:

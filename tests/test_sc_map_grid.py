@@ -16,8 +16,8 @@ from gcodec.bitstream.labelmap import encode_labelmap, grid
 from gcodec.codec import sc_codec
 
 from .conftest import FIXTURES
-from .test_sc_codec import (SKY, TREE, _one_line_error, _with_section, files, labels, photo, run,  # noqa: F401
-                            sc, weights)
+from .test_sc_cli import _one_line_error, files, run  # noqa: F401
+from .test_sc_codec import SKY, TREE, _with_section, labels, photo, sc, weights  # noqa: F401
 
 
 def camvid_map() -> np.ndarray:

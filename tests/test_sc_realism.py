@@ -19,7 +19,8 @@ from gcodec.models.sc import SCConfig, SCModel, stage_channels
 
 from .conftest import save_tiny_model
 from .test_detail_stage import make_tiny_stage
-from .test_sc_codec import ROAD, SKY, TINY_SC, TREE, _one_line_error, labels, photo, run, weights  # noqa: F401
+from .test_sc_cli import _one_line_error, run
+from .test_sc_codec import ROAD, SKY, TINY_SC, TREE, labels, photo, weights  # noqa: F401
 
 STAGE_CHANNELS = stage_channels(SCConfig.from_dict(TINY_SC))
 
@@ -127,13 +128,26 @@ def test_train_an_sc_stage(weights, tmp_path):
     w.rename(weights / w.name), w.with_suffix(".json").rename(weights / "w.json")
     more = ["--crop", "192", "--width", "8", "--blocks", "1", "--batch", "2", "--val-every", "2", "--val-fraction",
             "0.5", "--threads", "1", "--steps", "1", "--data", data]
-    r = run("train", "detail", "-m", "tiny-sc", "--init-from-stage", "tiny-sc-detail", "--synth-fidelity", "0", *more,
-            "--out", tmp_path / "run2")
+    r = run("train", "detail", "-m", "tiny-sc", "--init-from-stage", "tiny-sc-detail", "--synth-fidelity", "0",
+            "--phase-weight", "1", *more, "--out", tmp_path / "run2")
     assert r.exit_code == 0, r.output
     assert run("export", tmp_path / "run2", "-o", tmp_path / "w2.safetensors").exit_code == 0
     card2 = json.loads((tmp_path / "w2.json").read_text())
     assert card2["training"]["continued_from"]["name"] == "tiny-sc-detail" and card2["training"]["total_steps"] == 3
-    assert card2["training"]["config"]["synth_fidelity"] == 0
+    assert card2["training"]["config"]["synth_fidelity"] == 0 and card2["training"]["config"]["phase_weight"] == 1
+    log2 = [json.loads(x) for x in (tmp_path / "run2" / "log.jsonl").read_text().splitlines()]
+    assert log2[-1]["phase"] > 0  # validation measures the mosaic
+    # a continuation of a continuation keeps the whole lineage and counts every step
+    assert run("export", tmp_path / "run2", "-o", tmp_path / "w2.safetensors", "--name", "tiny-sc-detail",
+               "--force").exit_code == 0
+    (tmp_path / "w2.safetensors").replace(weights / "w.safetensors"), (tmp_path / "w2.json").replace(weights / "w.json")
+    assert run("train", "detail", "-m", "tiny-sc", "--init-from-stage", "tiny-sc-detail", *more,
+               "--out", tmp_path / "run6").exit_code == 0
+    assert run("export", tmp_path / "run6", "-o", tmp_path / "w3.safetensors").exit_code == 0
+    card3 = json.loads((tmp_path / "w3.json").read_text())["training"]
+    assert card3["total_steps"] == 4 and card3["continued_from"]["continued_from"]["steps"] == 2
+    r = run("train", "detail", "-m", "tiny-sc", "--phase-weight", "-1", *more, "--out", tmp_path / "run5")
+    assert r.exit_code == 1 and "--phase-weight" in r.stderr and not (tmp_path / "run5").exists()
     r = run("train", "detail", "-m", "tiny-sc", "--init-from-stage", "tiny-sc-detail", "--width", "16", *more[4:],
             "--out", tmp_path / "run3")
     assert r.exit_code == 1 and "not of this run's shape" in r.stderr and not (tmp_path / "run3").exists()

@@ -1,6 +1,6 @@
 import torch
 
-from gcodec.models.texture_loss import texture_stats_loss
+from gcodec.models.texture_loss import block_phase_loss, phase_energy, texture_stats_loss
 
 
 def _noise(seed: int, scale: float = 0.2) -> torch.Tensor:
@@ -56,3 +56,19 @@ def test_each_region_is_held_to_its_own_statistics():
     matched = _noise(1)
     matched[..., :48] *= 0.02
     assert texture_stats_loss(matched, real, halves) < 0.5 * texture_stats_loss(fake, real, halves)
+
+
+def test_block_phase_loss_sees_a_mosaic_of_cells_and_trains_it_away():
+    noise = _noise(0)
+    cells = _noise(1)[..., ::4, ::4].repeat_interleave(4, -2).repeat_interleave(4, -1)
+    assert block_phase_loss(noise, 4).item() < 0.01 < 1 < block_phase_loss(cells + 0.05 * noise, 4).item()
+    e = phase_energy(cells + 0.05 * noise, 4)  # (N, across / down, phase): the steps sit at phase 3
+    assert e.shape == (2, 2, 4) and bool((e[..., 3] > 10 * e[..., :3].max(-1).values).all())
+    # its gradient moves detail off the cell boundaries
+    x = (cells + 0.05 * noise).requires_grad_()
+    opt = torch.optim.Adam([x], lr=0.01)
+    for _ in range(50):
+        opt.zero_grad()
+        block_phase_loss(x, 4).backward()
+        opt.step()
+    assert block_phase_loss(x, 4).item() < 0.1

@@ -126,6 +126,26 @@ def tile_repetition(x: np.ndarray, mask: np.ndarray, period: int = 16) -> float:
     return num / math.sqrt(den_a * den_b) if den_a > 0 and den_b > 0 else math.nan
 
 
+def cell_edges(x: np.ndarray, mask: np.ndarray, cell: int = 4) -> float:
+    """Mean squared gray-level step between neighbouring pixels that straddle a boundary of the
+    `cell`-px grid (pixel i and i + 1 with i = cell - 1 mod cell, across and down) over the mean
+    step between the other neighbours, over pairs both inside `mask`: near 1 for photos, well
+    above 1 for a mosaic of cells (a decoder layer at 1/cell resolution drawing each cell on its
+    own); inf when only boundary steps have energy, nan when no pair or no energy."""
+    gray = np.asarray(Image.fromarray(_check_rgb(x, "image"), "RGB").convert("L"), dtype=np.float64)
+    sums = np.zeros(2)  # on boundaries, elsewhere
+    counts = np.zeros(2)
+    for step, both, pos in ((np.diff(gray, axis=1), mask[:, 1:] & mask[:, :-1], np.arange(gray.shape[1] - 1)[None, :]),
+                            (np.diff(gray, axis=0), mask[1:] & mask[:-1], np.arange(gray.shape[0] - 1)[:, None])):
+        on = np.broadcast_to(pos % cell == cell - 1, both.shape)
+        for k, sel in enumerate((both & on, both & ~on)):
+            sums[k] += float(np.sum(step[sel] ** 2))
+            counts[k] += int(sel.sum())
+    if counts.min() == 0 or sums.sum() == 0:
+        return math.nan
+    return math.inf if sums[1] == 0 else (sums[0] / counts[0]) / (sums[1] / counts[1])
+
+
 def bpp(num_bytes: int, h: int, w: int) -> float:
     """Bits per pixel of a whole file: 8 * bytes / (h * w)."""
     if h <= 0 or w <= 0:

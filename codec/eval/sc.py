@@ -14,10 +14,11 @@ MS-SSIM on preserved pixels is only defined where those pixels form a full recta
 least 161 px per side (whole image, or the preserved box): then it is MS-SSIM of that crop;
 elsewhere it is null and left out of the mean (the count is reported).
 
-On the synthesized pixels, where PSNR means little, two measures of the texture drawn there:
-texture retention (EVAL.md's E(decoded) / E(original) over those pixels) and tile repetition
+On the synthesized pixels, where PSNR means little, three measures of the texture drawn there:
+texture retention (EVAL.md's E(decoded) / E(original) over those pixels), tile repetition
 (metrics.tile_repetition: near 1 for a pattern repeating every 16 pixels, near 0 for the
-original photos' texture).
+original photos' texture) and cell edges (metrics.cell_edges: near 1 for photos, above for a
+mosaic of the detail stage's 4-px cells).
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ from .. import gc_codec, sc_codec, sc_selection
 from ..image_io import labelled_pairs
 from ..segment import segment
 from ..stage.stage import LoadedStage
-from .metrics import ms_ssim, ms_ssim_reason, psnr, texture_retention, tile_repetition
+from .metrics import cell_edges, ms_ssim, ms_ssim_reason, psnr, texture_retention, tile_repetition
 
 SETTINGS = ("none", "sky+tree+road", "box")
 SETTING_TITLES = {"none": "no synthesis", "sky+tree+road": "synthesize sky+tree+road",
@@ -103,10 +104,11 @@ def _finite(v: float) -> float | None:
 
 
 def synthesis_measures(decoded: np.ndarray, image: np.ndarray, preserved: np.ndarray) -> dict[str, float | None]:
-    """Texture retention and tile repetition on the synthesized (not preserved) pixels."""
+    """Texture retention, tile repetition and cell edges on the synthesized (not preserved) pixels."""
     synth = ~preserved
     return {"texture_synth": _finite(texture_retention(decoded, image, synth)),
-            "tile_repeat_synth": _finite(tile_repetition(decoded, synth))}
+            "tile_repeat_synth": _finite(tile_repetition(decoded, synth)),
+            "cell_edges_synth": _finite(cell_edges(decoded, synth))}
 
 
 def _mean(values: list[float | None]) -> tuple[float | None, int]:
@@ -176,6 +178,7 @@ def _evaluate_one(sc: sc_codec.LoadedSC, segmenter: SegNet, gc: gc_codec.LoadedG
             "ms_ssim_preserved_by_none": preserved_ms_ssim(decoded["none"], image, mask),
             **synthesis_measures(out, image, mask),
             "tile_repeat_synth_original": _finite(tile_repetition(image, ~mask)),
+            "cell_edges_synth_original": _finite(cell_edges(image, ~mask)),
         }
     for s in SETTINGS[1:]:
         rec[s]["latent_bytes_vs_none"] = rec[s]["latent_bytes"] / max(1, rec["none"]["latent_bytes"])
@@ -245,7 +248,8 @@ def summarize(records: list[dict[str, Any]], meters: dict[str, dict[str, Confusi
     out: dict[str, Any] = {}
     keys = ("bpp", "bpp_map", "bpp_latents", "coded_cell_fraction", "psnr", "ms_ssim", "psnr_preserved",
             "ms_ssim_preserved", "psnr_preserved_by_none", "ms_ssim_preserved_by_none", "latent_bytes_vs_none",
-            "texture_synth", "tile_repeat_synth", "tile_repeat_synth_original")
+            "texture_synth", "tile_repeat_synth", "tile_repeat_synth_original", "cell_edges_synth",
+            "cell_edges_synth_original")
     for s in SETTINGS:
         row: dict[str, Any] = {}
         for k in keys:
@@ -257,7 +261,7 @@ def summarize(records: list[dict[str, Any]], meters: dict[str, dict[str, Confusi
             row["gc_psnr_preserved"], _ = _mean([r["gc"][f"psnr_preserved_{s}"] for r in records])
             row["gc_ms_ssim_preserved"], row["gc_ms_ssim_preserved_n"] = _mean(
                 [r["gc"][f"ms_ssim_preserved_{s}"] for r in records])
-            for k in ("texture_synth", "tile_repeat_synth"):
+            for k in ("texture_synth", "tile_repeat_synth", "cell_edges_synth"):
                 if f"{k}_{s}" in records[0]["gc"]:
                     row[f"gc_{k}"], _ = _mean([r["gc"][f"{k}_{s}"] for r in records])
         out[s] = row
@@ -305,6 +309,8 @@ def format_table(result: dict[str, Any]) -> str:
         + f", mIoU-orig {100 * s[n]['miou_vs_original_synth']:.2f}"
         + f", tile repetition {_f(s[n]['tile_repeat_synth'], '.3f')} (original {_f(s[n]['tile_repeat_synth_original'], '.3f')}"
         + (f", gc {_f(s[n]['gc_tile_repeat_synth'], '.3f')}" if "gc_tile_repeat_synth" in s[n] else "") + ")"
+        + f", 4-px cell edges {_f(s[n]['cell_edges_synth'], '.2f')} (original {_f(s[n]['cell_edges_synth_original'], '.2f')}"
+        + (f", gc {_f(s[n]['gc_cell_edges_synth'], '.2f')}" if "gc_cell_edges_synth" in s[n] else "") + ")"
         for n in SETTINGS[1:]))
     lines.append("latent bytes relative to no synthesis: " + ", ".join(
         f"{n} {s[n]['latent_bytes_vs_none']:.3f} (coded cells {s[n]['coded_cell_fraction']:.3f})" for n in SETTINGS[1:]))

@@ -27,7 +27,8 @@ def is_stage_run(run_dir: str | Path) -> bool:
 
 def _lineage(source: dict[str, str] | None, steps: int) -> dict[str, Any]:
     """For a run that continued a shipped stage (`--init-from-stage`): that stage's training, read
-    from its card while the file is still the one the run started from (same digest)."""
+    from its card while the file is still the one the run started from (same digest), with what
+    that stage had continued in turn; total_steps counts the whole chain."""
     if not source:
         return {}
     entry: dict[str, Any] = dict(source)
@@ -37,8 +38,8 @@ def _lineage(source: dict[str, str] | None, steps: int) -> dict[str, Any]:
         return {"continued_from": entry}
     if ref.digest.hex() == source["digest"]:
         earlier = ref.card.get("training", {})
-        entry.update({k: earlier.get(k) for k in ("command", "steps", "wall_seconds")})
-        return {"continued_from": entry, "total_steps": steps + int(earlier.get("steps") or 0)}
+        entry.update({k: earlier[k] for k in ("command", "steps", "wall_seconds", "continued_from") if k in earlier})
+        return {"continued_from": entry, "total_steps": steps + int(earlier.get("total_steps") or earlier.get("steps") or 0)}
     return {"continued_from": entry}
 
 
