@@ -14,6 +14,9 @@ average-pooled by 2^k minus its 3x3 box blur, so level k holds detail about 2^k 
 across. Autocorrelations are taken at offsets reaching 1, 2, 4, 8 and 16 pixels (those a
 level's coarse pixel can express): the periods of the generator's four 2x up-sampling stages,
 so a pattern repeating at any of them shows at every scale that carries its energy.
+
+Those statistics are averages over positions, so they cannot see a mosaic: detail drawn cell by
+cell at 1/4 resolution, with its steps on the cell boundaries. `block_phase_loss` does.
 """
 
 from __future__ import annotations
@@ -84,7 +87,7 @@ def texture_stats_loss(fake: torch.Tensor, real: torch.Tensor, regions: torch.Te
 
 
 def phase_energy(x: torch.Tensor, period: int) -> torch.Tensor:
-    """Mean squared luma difference between neighbouring pixels, by position modulo `period`:
+    """Mean squared gray-level ((R + G + B) / 3) step between neighbouring pixels, by position modulo `period`:
     (N, 2, period), across then down; phase p holds the differences from pixels p, p + period, ...
     to their right (below) neighbours. Images (N, 3, H, W)."""
     luma = _opponent(x.float())[:, 0]

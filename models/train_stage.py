@@ -1,4 +1,4 @@
-"""Training step and validation of a detail stage over a frozen codec (GC today).
+"""Training step and validation of a detail stage over a frozen GC or SC codec.
 
 A detail stage is the layered codec's detail generator (models/detail.py) run on another
 codec's decode, conditioned on that codec's dequantized latents: R = 0 is the codec's own
@@ -6,7 +6,8 @@ decode, untouched, so files and their faithful decodes stay exactly those of the
 R > 0 adds R times the texture head's residual, drawn from seeded noise and the features of
 (decode, latents). Every step decodes its batch at one R ~ U(0, 1) and trains the trunk and
 texture head on fidelity (MSE + MS-SSIM) plus R times the windowed texture statistics loss
-(after Agustsson et al., Multi-Realism, CVPR 2023); the fidelity head stays at zero.
+(after Agustsson et al., Multi-Realism, CVPR 2023), and with `phase_weight` R times the block
+phase loss on the texture residual (models/texture_loss.py); the fidelity head stays at zero.
 """
 
 from __future__ import annotations
@@ -103,7 +104,7 @@ def validate_stage(stage: DetailGenerator, x: torch.Tensor, decode: torch.Tensor
                    realisms: tuple[float, ...] = (0.25, 0.5, 1.0)) -> dict[str, float]:
     """Means over held-out crops: PSNR / MS-SSIM / texture retention of the codec's decode ("r0_*")
     and of the decode at each R ("r<R>_*"), and block_phase_loss of the residual at the last R
-    ("phase"; a photo's detail scores about 0.01, the first SC stages' mosaic 1)."""
+    ("phase"; a photo's detail scores about 0.01, the stages trained without it about 1)."""
     sums: dict[str, float] = {}
     gen = torch.Generator().manual_seed(0)
     for i in range(0, x.shape[0], batch):

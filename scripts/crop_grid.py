@@ -67,7 +67,8 @@ def main() -> None:
     if args.labels:
         labels = np.asarray(Image.open(args.labels))
         ref = resolve_model(args.model, kind="sc")
-        ids = parse_classes(args.synthesize, class_names_for(ref.card, ref.card["config"]["classes"])) if args.synthesize else []
+        names = class_names_for(ref.card, ref.card["config"]["classes"])
+        ids = parse_classes(args.synthesize, names) if args.synthesize else []
         data = codec.encode_semantic(image, labels, args.model, ids)
     else:
         data = codec.encode_image(image, args.model, bpp=args.bpp)

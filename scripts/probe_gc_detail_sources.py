@@ -28,7 +28,10 @@ from gcodec.models.detail import DetailGenerator, fine_grain, gaussian_blur, noi
 from probe_gc_fine_grain import with_retention  # scripts/ is on the path when run as a script
 
 
-def decoded_photos(doc: str) -> Iterator[tuple[str, np.ndarray, torch.Tensor, torch.Tensor, torch.Tensor, DetailGenerator]]:
+Decoded = tuple[str, np.ndarray, torch.Tensor, torch.Tensor, torch.Tensor, DetailGenerator]
+
+
+def decoded_photos(doc: str) -> Iterator[Decoded]:
     """The GC probes' arguments (a model, --data, --step, --threads), then per photo: its name, the
     photo (uint8), the GC decode (1, 3, H, W, padded), the model's detail stage's features of it, the
     file's noise, and the stage."""

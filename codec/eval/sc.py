@@ -309,7 +309,8 @@ def format_table(result: dict[str, Any]) -> str:
         + f", mIoU-orig {100 * s[n]['miou_vs_original_synth']:.2f}"
         + f", tile repetition {_f(s[n]['tile_repeat_synth'], '.3f')} (original {_f(s[n]['tile_repeat_synth_original'], '.3f')}"
         + (f", gc {_f(s[n]['gc_tile_repeat_synth'], '.3f')}" if "gc_tile_repeat_synth" in s[n] else "") + ")"
-        + f", 4-px cell edges {_f(s[n]['cell_edges_synth'], '.2f')} (original {_f(s[n]['cell_edges_synth_original'], '.2f')}"
+        + f", 4-px cell edges {_f(s[n]['cell_edges_synth'], '.2f')}"
+        + f" (original {_f(s[n]['cell_edges_synth_original'], '.2f')}"
         + (f", gc {_f(s[n]['gc_cell_edges_synth'], '.2f')}" if "gc_cell_edges_synth" in s[n] else "") + ")"
         for n in SETTINGS[1:]))
     lines.append("latent bytes relative to no synthesis: " + ", ".join(

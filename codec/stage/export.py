@@ -39,7 +39,8 @@ def _lineage(source: dict[str, str] | None, steps: int) -> dict[str, Any]:
     if ref.digest.hex() == source["digest"]:
         earlier = ref.card.get("training", {})
         entry.update({k: earlier[k] for k in ("command", "steps", "wall_seconds", "continued_from") if k in earlier})
-        return {"continued_from": entry, "total_steps": steps + int(earlier.get("total_steps") or earlier.get("steps") or 0)}
+        earlier_steps = int(earlier.get("total_steps") or earlier.get("steps") or 0)
+        return {"continued_from": entry, "total_steps": steps + earlier_steps}
     return {"continued_from": entry}
 
 
