@@ -55,12 +55,12 @@ def main() -> None:
                 key = f"{block}x{block} blocks, {k} choices"
                 sources[key] = picked_grain(fields, err, block, k)
                 bits[key] = math.ceil(h / block) * math.ceil(w / block) * math.log2(k) / (h * w)
-        rows.append(changes_at_half_texture(x, sources, img))
+        rows.append({k: (*v, bits[k]) for k, v in changes_at_half_texture(x, sources, img).items()})
         print(name, flush=True)
     model = name.split()[0]
-    for key in rows[0]:
-        dp, dm, t = np.mean([r[key] for r in rows], axis=0)
-        print(f"{model} {key:<26} PSNR {dp:+.3f} dB, MS-SSIM {dm:+.4f}, texture {t:.3f}, {bits[key]:.4f} bpp")
+    for key in rows[0]:  # bits per pixel too are means: the blocks' share depends on each photo's size
+        dp, dm, t, b = np.mean([r[key] for r in rows], axis=0)
+        print(f"{model} {key:<26} PSNR {dp:+.3f} dB, MS-SSIM {dm:+.4f}, texture {t:.3f}, {b:.4f} bpp")
 
 
 if __name__ == "__main__":

@@ -84,10 +84,14 @@ def ms_ssim(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.mean(values))
 
 
+def _gray(x: np.ndarray) -> Image.Image:
+    """PIL's convert('L') of an RGB uint8 array, the gray every texture measure here reads."""
+    return Image.fromarray(_check_rgb(x, "image"), "RGB").convert("L")
+
+
 def high_pass(x: np.ndarray) -> np.ndarray:
     """gray(x) - GaussianBlur_1.5(gray(x)) as float64 (H, W), with PIL's convert('L') and GaussianBlur."""
-    x = _check_rgb(x, "image")
-    gray_img = Image.fromarray(x, "RGB").convert("L")
+    gray_img = _gray(x)
     blurred = np.asarray(gray_img.filter(ImageFilter.GaussianBlur(TEXTURE_BLUR_SIGMA)), dtype=np.float64)
     return np.asarray(gray_img, dtype=np.float64) - blurred
 
@@ -132,7 +136,7 @@ def cell_edges(x: np.ndarray, mask: np.ndarray, cell: int = 4) -> float:
     step between the other neighbours, over pairs both inside `mask`: near 1 for photos, well
     above 1 for a mosaic of cells (a decoder layer at 1/cell resolution drawing each cell on its
     own); inf when only boundary steps have energy, nan when no pair or no energy."""
-    gray = np.asarray(Image.fromarray(_check_rgb(x, "image"), "RGB").convert("L"), dtype=np.float64)
+    gray = np.asarray(_gray(x), dtype=np.float64)
     sums = np.zeros(2)  # on boundaries, elsewhere
     counts = np.zeros(2)
     for step, both, pos in ((np.diff(gray, axis=1), mask[:, 1:] & mask[:, :-1], np.arange(gray.shape[1] - 1)[None, :]),
